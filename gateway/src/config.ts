@@ -1,0 +1,36 @@
+// The gateway's configuration, parsed once from the environment.
+
+import { fileURLToPath } from 'node:url';
+import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig } from '@giftpay/common';
+
+export interface GatewayConfig extends CommonConfig {
+  readonly port: number;
+  readonly supergraphPath: string;
+  /** Base URLs of the subgraphs, overriding the routing URLs in the supergraph. */
+  readonly subgraphUrls: Readonly<Record<'accounts' | 'wallet' | 'gift-cards', string>>;
+  readonly jwksUrl: string;
+  readonly corsOrigins: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly introspection: boolean;
+  readonly healthTimeoutMs: number;
+}
+
+export function loadConfig(env: Env): GatewayConfig {
+  const common = loadCommonConfig(env);
+  const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
+  return Object.freeze({
+    ...common,
+    port: envInt(env, 'GATEWAY_PORT', 4000, { min: 0, max: 65535 }),
+    supergraphPath: envString(env, 'SUPERGRAPH_PATH', fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url))),
+    subgraphUrls: Object.freeze({
+      accounts: accountsUrl,
+      wallet: envUrl(env, 'WALLET_URL', 'http://localhost:4002'),
+      'gift-cards': envUrl(env, 'GIFT_CARDS_URL', 'http://localhost:4003'),
+    }),
+    jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
+    corsOrigins: envList(env, 'CORS_ORIGINS', ['https://studio.apollographql.com']),
+    maxBodyBytes: envInt(env, 'MAX_BODY_BYTES', 100_000, { min: 1024, max: 10_000_000 }),
+    introspection: envBoolean(env, 'INTROSPECTION', common.mode !== 'production'),
+    healthTimeoutMs: envInt(env, 'HEALTH_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
+  });
+}

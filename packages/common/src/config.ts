@@ -1,0 +1,120 @@
+// Reading configuration from the environment: every service parses its variables once,
+// at start-up, through these helpers, so a wrong value stops the service with one clear
+// message that names the variable.
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.variable = variable;
+  }
+}
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function envString(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+export function envOptional(env: Env, name: string): string | undefined {
+  return raw(env, name);
+}
+
+export function envRequired(env: Env, name: string): string {
+  const value = raw(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+export function envInt(env: Env, name: string, fallback: number, range: { min?: number; max?: number } = {}): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer, got "${value}"`);
+  const parsed = Number(value);
+  if (range.min !== undefined && parsed < range.min) throw new ConfigError(name, `must be at least ${range.min}, got ${parsed}`);
+  if (range.max !== undefined && parsed > range.max) throw new ConfigError(name, `must be at most ${range.max}, got ${parsed}`);
+  return parsed;
+}
+
+export function envBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(name, `must be true or false, got "${value}"`);
+}
+
+export function envUrl(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new Error('unsupported protocol');
+    }
+    return value.replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(name, `must be an http(s) or postgres URL, got "${value}"`);
+  }
+}
+
+export function envList(env: Env, name: string, fallback: readonly string[]): string[] {
+  const value = raw(env, name);
+  if (value === undefined) return [...fallback];
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+export type RuntimeMode = 'production' | 'development' | 'test';
+
+export function envMode(env: Env): RuntimeMode {
+  const value = raw(env, 'NODE_ENV') ?? 'development';
+  if (value === 'production' || value === 'development' || value === 'test') return value;
+  throw new ConfigError('NODE_ENV', `must be production, development or test, got "${value}"`);
+}
+
+/** Settings every service shares: where it listens, its database, logging and the token rules. */
+export interface CommonConfig {
+  readonly mode: RuntimeMode;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly jwt: JwtRules;
+}
+
+export interface JwtRules {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+}
+
+const ALLOWED_JWT_ALGORITHMS = new Set(['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256']);
+
+export function loadCommonConfig(env: Env): CommonConfig {
+  const algorithms = envList(env, 'JWT_ALGORITHMS', ['EdDSA', 'ES256']);
+  for (const algorithm of algorithms) {
+    if (!ALLOWED_JWT_ALGORITHMS.has(algorithm)) {
+      throw new ConfigError('JWT_ALGORITHMS', `may only name asymmetric algorithms (${[...ALLOWED_JWT_ALGORITHMS].join(', ')}), got "${algorithm}"`);
+    }
+  }
+  return {
+    mode: envMode(env),
+    host: envString(env, 'HOST', '127.0.0.1'),
+    dataDir: envString(env, 'DATA_DIR', '.data'),
+    logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    jwt: {
+      issuer: envString(env, 'JWT_ISSUER', 'giftpay-accounts'),
+      audience: envString(env, 'JWT_AUDIENCE', 'giftpay-api'),
+      algorithms,
+      clockToleranceSeconds: envInt(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, { min: 0, max: 300 }),
+    },
+  };
+}

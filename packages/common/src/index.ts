@@ -1,0 +1,15 @@
+// @giftpay/common: what every GiftPay service shares.
+export * from './auth.ts';
+export * from './authorization.ts';
+export * from './config.ts';
+export * from './db.ts';
+export * from './dev-secrets.ts';
+export * from './errors.ts';
+export * from './http.ts';
+export * from './logger.ts';
+export * from './money.ts';
+export * from './pagination.ts';
+export * from './scalars.ts';
+export * from './service-client.ts';
+export * from './subgraph.ts';
+export * from './run-service.ts';

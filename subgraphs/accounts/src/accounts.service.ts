@@ -1,0 +1,82 @@
+// Sign-up, log-in and user look-ups: the accounts subgraph's behaviour, independent of GraphQL.
+
+import { eq, sql } from 'drizzle-orm';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { InvalidCredentialsError, isUniqueViolation, type Principal, type Role, UsernameTakenError } from '@giftpay/common';
+import * as schema from './db/schema.ts';
+import { type UserRow, users } from './db/schema.ts';
+import { checkPassword, checkUsername, usernameKey } from './domain/credentials.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import type { TokenSigner } from './token-signer.ts';
+
+export interface AuthResult {
+  readonly token: string;
+  readonly expiresIn: number;
+  readonly user: UserRow;
+}
+
+export function principalOf(user: UserRow): Principal {
+  return { userId: user.id, username: user.username, roles: user.roles.filter((role): role is Role => role === 'user' || role === 'admin') };
+}
+
+export function createAccountsService(deps: { db: PostgresJsDatabase<typeof schema>; hasher: PasswordHasher; signer: TokenSigner }) {
+  const { db, hasher, signer } = deps;
+
+  async function issueToken(user: UserRow): Promise<AuthResult> {
+    return { token: await signer.sign(principalOf(user)), expiresIn: signer.ttlSeconds, user };
+  }
+
+  return {
+    async signUp(input: { username: string; password: string }): Promise<AuthResult> {
+      const username = checkUsername(input.username);
+      const password = checkPassword(input.password);
+      const passwordHash = await hasher.hash(password);
+      try {
+        const [user] = await db.insert(users).values({ username, usernameKey: usernameKey(username), passwordHash }).returning();
+        if (!user) throw new Error('insert returned no row');
+        return await issueToken(user);
+      } catch (error) {
+        if (isUniqueViolation(error, 'users_username_key_unique')) throw new UsernameTakenError(username);
+        throw error;
+      }
+    },
+
+    async logIn(input: { username: string; password: string }): Promise<AuthResult> {
+      const user = await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(input.username)) });
+      if (!user) {
+        // Same work, same answer as a wrong password, so usernames cannot be probed.
+        await hasher.verifyDummy(input.password);
+        throw new InvalidCredentialsError();
+      }
+      if (!(await hasher.verify(user.passwordHash, input.password))) throw new InvalidCredentialsError();
+      return issueToken(user);
+    },
+
+    findById(id: string): Promise<UserRow | undefined> {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return Promise.resolve(undefined);
+      return db.query.users.findFirst({ where: eq(users.id, id) });
+    },
+
+    findByUsername(username: string): Promise<UserRow | undefined> {
+      return db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(username)) });
+    },
+
+    /** Makes sure the configured admin exists with the roles user and admin; the password is set only at creation. */
+    async ensureAdmin(admin: { username: string; password: string }): Promise<UserRow> {
+      const username = checkUsername(admin.username);
+      const passwordHash = await hasher.hash(checkPassword(admin.password));
+      await db
+        .insert(users)
+        .values({ username, usernameKey: usernameKey(username), passwordHash, roles: ['user', 'admin'] })
+        .onConflictDoUpdate({
+          target: users.usernameKey,
+          set: { roles: sql`(select array_agg(distinct r order by r) from unnest(${users.roles} || array['user','admin']) as r)` },
+        });
+      const user = await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(username)) });
+      if (!user) throw new Error('bootstrap admin vanished');
+      return user;
+    },
+  };
+}
+
+export type AccountsService = ReturnType<typeof createAccountsService>;

@@ -1,0 +1,57 @@
+// The accounts subgraph's configuration, parsed once from the environment.
+
+import {
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  envInt,
+  envOptional,
+  envRequired,
+  loadCommonConfig,
+  loadOrCreateDevSecret,
+} from '@giftpay/common';
+import { randomBytes } from 'node:crypto';
+import { generateSigningKeyPem } from './token-signer.ts';
+
+export interface AccountsConfig extends CommonConfig {
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly dbPoolMax: number;
+  readonly jwtPrivateKeyPem: string;
+  readonly tokenTtlSeconds: number;
+  readonly passwordHash: { readonly memoryKiB: number; readonly iterations: number };
+  readonly internalApiToken: string;
+  readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
+}
+
+export function loadConfig(env: Env): AccountsConfig {
+  const common = loadCommonConfig(env);
+  const production = common.mode === 'production';
+  const secret = (name: string, file: string, create: () => string): string => {
+    const value = envOptional(env, name);
+    if (value) return value.replace(/\\n/g, '\n');
+    if (production) throw new ConfigError(name, 'is required when NODE_ENV=production');
+    return loadOrCreateDevSecret(common.dataDir, file, create);
+  };
+  const adminUsername = envOptional(env, 'BOOTSTRAP_ADMIN_USERNAME');
+  const adminPassword = envOptional(env, 'BOOTSTRAP_ADMIN_PASSWORD');
+  if ((adminUsername === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(adminUsername ? 'BOOTSTRAP_ADMIN_PASSWORD' : 'BOOTSTRAP_ADMIN_USERNAME', 'must be set together with its pair');
+  }
+  const internalApiToken = secret('INTERNAL_API_TOKEN', 'internal-api-token', () => randomBytes(32).toString('base64url'));
+  if (internalApiToken.length < 32) throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 32 characters');
+  return Object.freeze({
+    ...common,
+    port: envInt(env, 'ACCOUNTS_PORT', 4001, { min: 0, max: 65535 }),
+    databaseUrl: envRequired(env, 'DATABASE_URL'),
+    dbPoolMax: envInt(env, 'DB_POOL_MAX', 10, { min: 1, max: 200 }),
+    jwtPrivateKeyPem: secret('JWT_PRIVATE_KEY', 'jwt-signing-key.pem', () => generateSigningKeyPem('EdDSA')),
+    tokenTtlSeconds: envInt(env, 'JWT_TTL_SECONDS', 3600, { min: 60, max: 7 * 24 * 3600 }),
+    passwordHash: Object.freeze({
+      memoryKiB: envInt(env, 'PASSWORD_HASH_MEMORY_KIB', 19_456, { min: 1024, max: 1_048_576 }),
+      iterations: envInt(env, 'PASSWORD_HASH_ITERATIONS', 2, { min: 1, max: 10 }),
+    }),
+    internalApiToken,
+    bootstrapAdmin: adminUsername && adminPassword ? Object.freeze({ username: adminUsername, password: adminPassword }) : null,
+  });
+}

@@ -1,0 +1,24 @@
+// Thin resolvers: arguments in, service call, result out.
+
+import { ForbiddenError, hasRole, type SubgraphContext } from '@giftpay/common';
+import type { AccountsService } from '../accounts.service.ts';
+import type { UserRow } from '../db/schema.ts';
+
+export function createResolvers(accounts: AccountsService) {
+  return {
+    Query: {
+      me: (_: unknown, __: unknown, ctx: SubgraphContext) => (ctx.principal ? accounts.findById(ctx.principal.userId).then((user) => user ?? null) : null),
+    },
+    Mutation: {
+      signUp: (_: unknown, args: { input: { username: string; password: string } }) => accounts.signUp(args.input),
+      logIn: (_: unknown, args: { input: { username: string; password: string } }) => accounts.logIn(args.input),
+    },
+    User: {
+      // Another subgraph may ask for a user's name and roles only on that user's (or an admin's) behalf.
+      async __resolveReference(ref: { id: string }, ctx: SubgraphContext): Promise<UserRow | null> {
+        if (ctx.principal?.userId !== ref.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own account.');
+        return (await accounts.findById(ref.id)) ?? null;
+      },
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// Builds the accounts subgraph (no port, no globals): GraphQL, the JWKS, and the internal
+// user look-up that the wallet uses for transfers.
+
+import { readFileSync } from 'node:fs';
+import {
+  createLogger,
+  createSubgraphApp,
+  createTokenVerifier,
+  connectDatabase,
+  type JsonRoute,
+  localKeySet,
+  type Logger,
+  SERVICE_TOKEN_HEADER,
+  type SubgraphApp,
+  serviceTokenMatches,
+} from '@giftpay/common';
+import { parse } from 'graphql';
+import { createAccountsService } from './accounts.service.ts';
+import type { AccountsConfig } from './config.ts';
+import * as schema from './db/schema.ts';
+import { createPasswordHasher } from './password-hasher.ts';
+import { createResolvers } from './resolvers/index.ts';
+import { createTokenSigner } from './token-signer.ts';
+
+export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+export interface AccountsServer extends SubgraphApp {
+  readonly logger: Logger;
+  readonly accounts: ReturnType<typeof createAccountsService>;
+  close(): Promise<void>;
+}
+
+export async function createServer({ config, logger = createLogger('accounts', config.logLevel) }: { config: AccountsConfig; logger?: Logger }): Promise<AccountsServer> {
+  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-accounts', maxConnections: config.dbPoolMax });
+  const signer = await createTokenSigner({
+    privateKeyPem: config.jwtPrivateKeyPem,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    ttlSeconds: config.tokenTtlSeconds,
+  });
+  const hasher = await createPasswordHasher(config.passwordHash);
+  const accounts = createAccountsService({ db: database.db, hasher, signer });
+  if (config.bootstrapAdmin) {
+    const admin = await accounts.ensureAdmin(config.bootstrapAdmin);
+    logger.info({ userId: admin.id, username: admin.username }, 'bootstrap admin is present');
+  }
+
+  const routes: JsonRoute[] = [
+    {
+      method: 'GET',
+      path: '/.well-known/jwks.json',
+      handle: async () => ({ status: 200, body: signer.jwks, headers: { 'cache-control': 'public, max-age=300' } }),
+    },
+    {
+      method: 'POST',
+      path: '/internal/users/lookup',
+      async handle(request) {
+        if (!serviceTokenMatches(request.headers[SERVICE_TOKEN_HEADER], config.internalApiToken)) {
+          return { status: 401, body: { error: 'a service credential is required' } };
+        }
+        const username = (request.body as { username?: unknown } | undefined)?.username;
+        if (typeof username !== 'string') return { status: 400, body: { error: 'username is required' } };
+        const user = await accounts.findByUsername(username);
+        return user ? { status: 200, body: { id: user.id, username: user.username } } : { status: 404, body: { error: 'no such user' } };
+      },
+    },
+  ];
+
+  const app = await createSubgraphApp({
+    name: 'accounts',
+    typeDefs,
+    resolvers: createResolvers(accounts),
+    // Tokens are verified against this service's own keys, without a network round trip.
+    verifier: createTokenVerifier(localKeySet(signer.jwks), config.jwt),
+    logger,
+    mode: config.mode,
+    routes,
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  return {
+    ...app,
+    logger,
+    accounts,
+    async close() {
+      await app.stop();
+      await database.close();
+    },
+  };
+}

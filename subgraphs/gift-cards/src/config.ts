@@ -1,0 +1,62 @@
+// The gift-cards subgraph's configuration, parsed once from the environment.
+
+import {
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  envInt,
+  envOptional,
+  envRequired,
+  envString,
+  envUrl,
+  isSupportedCurrency,
+  loadCommonConfig,
+  loadOrCreateDevSecret,
+} from '@giftpay/common';
+import { randomBytes } from 'node:crypto';
+
+export interface GiftCardsConfig extends CommonConfig {
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly dbPoolMax: number;
+  readonly defaultCurrency: string;
+  readonly walletUrl: string;
+  readonly jwksUrl: string;
+  readonly internalApiToken: string;
+  readonly codeKey: string;
+  readonly walletCreditTimeoutMs: number;
+  readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number };
+}
+
+export function loadConfig(env: Env): GiftCardsConfig {
+  const common = loadCommonConfig(env);
+  const secret = (name: string, file: string): string => {
+    const value = envOptional(env, name);
+    if (value) {
+      if (value.length < 32) throw new ConfigError(name, 'must be at least 32 characters');
+      return value;
+    }
+    if (common.mode === 'production') throw new ConfigError(name, 'is required when NODE_ENV=production');
+    return loadOrCreateDevSecret(common.dataDir, file, () => randomBytes(32).toString('base64url'));
+  };
+  const defaultCurrency = envString(env, 'DEFAULT_CURRENCY', 'IRR').toUpperCase();
+  if (!isSupportedCurrency(defaultCurrency)) throw new ConfigError('DEFAULT_CURRENCY', `is not a supported currency: "${defaultCurrency}"`);
+  const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
+  return Object.freeze({
+    ...common,
+    port: envInt(env, 'GIFT_CARDS_PORT', 4003, { min: 0, max: 65535 }),
+    databaseUrl: envRequired(env, 'DATABASE_URL'),
+    dbPoolMax: envInt(env, 'DB_POOL_MAX', 10, { min: 1, max: 200 }),
+    defaultCurrency,
+    walletUrl: envUrl(env, 'WALLET_URL', 'http://localhost:4002'),
+    jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
+    internalApiToken: secret('INTERNAL_API_TOKEN', 'internal-api-token'),
+    codeKey: secret('GIFT_CARD_CODE_KEY', 'gift-card-code-key'),
+    walletCreditTimeoutMs: envInt(env, 'WALLET_CREDIT_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
+    relay: Object.freeze({
+      intervalMs: envInt(env, 'CREDIT_RELAY_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
+      batchSize: envInt(env, 'CREDIT_RELAY_BATCH_SIZE', 50, { min: 1, max: 1000 }),
+      leaseMs: envInt(env, 'CREDIT_RELAY_LEASE_MS', 30_000, { min: 1000, max: 3_600_000 }),
+    }),
+  });
+}

@@ -1,0 +1,187 @@
+// Redeeming a card: the claim (one transaction: a redemption row that also records the
+// credit owed, and one conditional increment of the card's counter), then the credit sent
+// to the wallet under a key derived from the redemption, and a relay that retries owed
+// credits until the wallet confirms them. See docs/gift-cards.md.
+
+import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { GiftCardAlreadyRedeemedError, GiftCardNotFoundError, type Logger } from '@giftpay/common';
+import * as schema from './db/schema.ts';
+import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
+import { refusalFor, retryDelayMs } from './domain/gift-card.ts';
+import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
+import type { WalletClient } from './wallet-client.ts';
+
+type Db = PostgresJsDatabase<typeof schema>;
+
+export interface Activation {
+  readonly giftCard: GiftCardRow;
+  readonly redemption: RedemptionRow;
+}
+
+export interface RedemptionDeps {
+  readonly db: Db;
+  readonly wallet: WalletClient;
+  readonly codeKey: string;
+  readonly logger: Logger;
+  /** How long the request that made a claim owns its delivery before the relay may take over. */
+  readonly leaseMs: number;
+  readonly batchSize: number;
+}
+
+export function creditKeyOf(redemptionId: string): string {
+  return `gift-card-redemption:${redemptionId}`;
+}
+
+export function createRedemptionService(deps: RedemptionDeps) {
+  const { db, logger } = deps;
+
+  async function claim(userId: string, code: string): Promise<Activation> {
+    const codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
+    return db.transaction(async (tx) => {
+      const card = await tx.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
+      if (!card) throw new GiftCardNotFoundError();
+      // The per-user rule first, on the unique (card, user) index: a repeat waits for and
+      // then collides with the first claim, without touching the card's hot row.
+      const [redemption] = await tx
+        .insert(redemptions)
+        .values({
+          giftCardId: card.id,
+          userId,
+          amount: card.valueAmount,
+          currencyCode: card.currencyCode,
+          status: 'PENDING',
+          nextAttemptAt: sql`now() + ${`${deps.leaseMs} milliseconds`}::interval`,
+        })
+        .onConflictDoNothing({ target: [redemptions.giftCardId, redemptions.userId] })
+        .returning();
+      if (!redemption) throw new GiftCardAlreadyRedeemedError();
+      // Then one conditional increment: the only statement that locks the card's row, held until commit.
+      const [claimed] = await tx
+        .update(giftCards)
+        .set({ redemptionCount: sql`${giftCards.redemptionCount} + 1` })
+        .where(
+          and(
+            eq(giftCards.id, card.id),
+            isNull(giftCards.disabledAt),
+            or(isNull(giftCards.expiresAt), gt(giftCards.expiresAt, sql`now()`)),
+            lt(giftCards.redemptionCount, giftCards.usageLimit),
+          ),
+        )
+        .returning();
+      if (!claimed) {
+        const latest = (await tx.query.giftCards.findFirst({ where: eq(giftCards.id, card.id) })) ?? card;
+        throw refusalFor(latest, new Date());
+      }
+      return { giftCard: claimed, redemption };
+    });
+  }
+
+  /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
+  async function deliver(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'> | null, requestId?: string): Promise<RedemptionRow> {
+    try {
+      const { transactionId } = await deps.wallet.credit(
+        {
+          ownerId: redemption.userId,
+          amountMinor: redemption.amount,
+          currencyCode: redemption.currencyCode,
+          description: card ? `Gift card …${card.last4}` : 'Gift card',
+          idempotencyKey: creditKeyOf(redemption.id),
+        },
+        requestId,
+      );
+      const [credited] = await db
+        .update(redemptions)
+        .set({ status: 'CREDITED', walletTransactionId: transactionId, creditedAt: sql`now()`, lastError: null })
+        .where(eq(redemptions.id, redemption.id))
+        .returning();
+      return credited ?? redemption;
+    } catch (error) {
+      const attempts = redemption.attempts + 1;
+      const delay = retryDelayMs(attempts);
+      logger.warn({ redemptionId: redemption.id, attempts, retryInMs: delay, err: error, requestId }, 'wallet credit not confirmed; will retry');
+      const [pending] = await db
+        .update(redemptions)
+        .set({ attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` })
+        .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
+        .returning();
+      return pending ?? redemption;
+    }
+  }
+
+  return {
+    /** Claims the card for the user and tries the credit at once; the credit may stay PENDING for the relay. */
+    async activate(userId: string, code: string, requestId?: string): Promise<Activation> {
+      const activation = await claim(userId, code);
+      const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
+      return { giftCard: activation.giftCard, redemption };
+    },
+
+    /**
+     * One pass of the relay: takes a batch of due PENDING redemptions (SKIP LOCKED, so
+     * replicas share the work), leases them, and delivers each. The wallet's idempotency
+     * key makes a second delivery of the same redemption harmless.
+     */
+    async relayOnce(): Promise<number> {
+      const due = await db.transaction(async (tx) => {
+        const rows = await tx
+          .select()
+          .from(redemptions)
+          .where(and(eq(redemptions.status, 'PENDING'), sql`${redemptions.nextAttemptAt} <= now()`))
+          .orderBy(redemptions.nextAttemptAt)
+          .limit(deps.batchSize)
+          .for('update', { skipLocked: true });
+        if (rows.length === 0) return [];
+        await tx
+          .update(redemptions)
+          .set({ nextAttemptAt: sql`now() + ${`${deps.leaseMs} milliseconds`}::interval` })
+          .where(inArray(
+            redemptions.id,
+            rows.map((row) => row.id),
+          ));
+        return rows;
+      });
+      if (due.length === 0) return 0;
+      const cards = await db
+        .select({ id: giftCards.id, last4: giftCards.last4 })
+        .from(giftCards)
+        .where(inArray(giftCards.id, [...new Set(due.map((row) => row.giftCardId))]));
+      const last4ById = new Map(cards.map((card) => [card.id, card]));
+      const results = await Promise.all(due.map((row) => deliver(row, last4ById.get(row.giftCardId) ?? null)));
+      const credited = results.filter((row) => row.status === 'CREDITED').length;
+      logger.info({ due: due.length, credited }, 'credit relay pass');
+      return credited;
+    },
+
+    /** How many credits are owed and not yet confirmed. */
+    async pendingCount(): Promise<number> {
+      const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(redemptions).where(eq(redemptions.status, 'PENDING'));
+      return row?.count ?? 0;
+    },
+  };
+}
+
+export type RedemptionService = ReturnType<typeof createRedemptionService>;
+
+/** Runs the relay every `intervalMs` until stopped; a failed pass is logged and retried next time. */
+export function startCreditRelay(service: RedemptionService, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    running = service
+      .relayOnce()
+      .catch((error: unknown) => logger.error({ err: error }, 'credit relay pass failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, intervalMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// Thin resolvers: arguments in, service call, result out.
+
+import {
+  checkFirst,
+  DateTimeScalar,
+  DecimalScalar,
+  decodeCursor,
+  encodeCursor,
+  ForbiddenError,
+  hasRole,
+  parsePositiveMoney,
+  type SubgraphContext,
+  toConnection,
+  toMoneyObject,
+} from '@giftpay/common';
+import type { GiftCardRow, RedemptionRow } from '../db/schema.ts';
+import { statusOf } from '../domain/gift-card.ts';
+import type { GiftCardsService } from '../gift-cards.service.ts';
+import type { RedemptionService } from '../redemption.service.ts';
+
+interface IssueInput {
+  value: { amount: string; currencyCode: string };
+  count: number;
+  usageLimit: number;
+  code?: string | null;
+  expiresAt?: Date | null;
+}
+
+function signedIn(ctx: SubgraphContext) {
+  if (!ctx.principal) throw new Error('@auth should have refused an anonymous caller');
+  return ctx.principal;
+}
+
+function afterSeq(after: string | null | undefined): bigint | null {
+  return after ? BigInt(decodeCursor(after, 1)[0] ?? '0') : null;
+}
+
+export function createResolvers(cards: GiftCardsService, redemptionService: RedemptionService) {
+  return {
+    Decimal: DecimalScalar,
+    DateTime: DateTimeScalar,
+    Query: {
+      giftCard: (_: unknown, { id }: { id: string }) => cards.findById(id),
+      async giftCards(_: unknown, args: { first?: number | null; after?: string | null }) {
+        const first = checkFirst(args.first, 20);
+        return toConnection(await cards.list(first, afterSeq(args.after)), first, (card) => encodeCursor([card.seq]));
+      },
+    },
+    Mutation: {
+      async activateGiftCard(_: unknown, { input }: { input: { code: string } }, ctx: SubgraphContext) {
+        const principal = signedIn(ctx);
+        const { giftCard, redemption } = await redemptionService.activate(principal.userId, input.code, ctx.requestId);
+        return { giftCard, redemption: { ...redemption, giftCard }, wallet: { ownerId: principal.userId } };
+      },
+      async issueGiftCards(_: unknown, { input }: { input: IssueInput }, ctx: SubgraphContext) {
+        const issued = await cards.issue({
+          value: parsePositiveMoney(input.value),
+          count: input.count,
+          usageLimit: input.usageLimit,
+          code: input.code ?? null,
+          expiresAt: input.expiresAt ?? null,
+          issuedBy: signedIn(ctx).userId,
+        });
+        return { giftCards: issued };
+      },
+      disableGiftCard: (_: unknown, { id }: { id: string }) => cards.disable(id),
+    },
+    User: {
+      async giftCardRedemptions(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: SubgraphContext) {
+        if (ctx.principal?.userId !== user.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own redemptions.');
+        const first = checkFirst(args.first, 10);
+        return toConnection(await cards.redemptionsOf(user.id, first, afterSeq(args.after)), first, (row) => encodeCursor([row.seq]));
+      },
+    },
+    GiftCard: {
+      value: (card: GiftCardRow) => toMoneyObject(card.valueAmount, card.currencyCode),
+      status: (card: GiftCardRow) => statusOf(card, new Date()),
+    },
+    Redemption: {
+      amount: (redemption: RedemptionRow) => toMoneyObject(redemption.amount, redemption.currencyCode),
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Builds the gift-cards subgraph (no port, no globals): GraphQL for cards and redemptions,
+// and the relay that delivers owed wallet credits.
+
+import { readFileSync } from 'node:fs';
+import { connectDatabase, createLogger, createSubgraphApp, createTokenVerifier, type Logger, remoteKeySet, type SubgraphApp } from '@giftpay/common';
+import { parse } from 'graphql';
+import type { GiftCardsConfig } from './config.ts';
+import * as schema from './db/schema.ts';
+import { createGiftCardsService, type GiftCardsService } from './gift-cards.service.ts';
+import { createRedemptionService, type RedemptionService, startCreditRelay } from './redemption.service.ts';
+import { createResolvers } from './resolvers/index.ts';
+import { createWalletClient } from './wallet-client.ts';
+
+export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+export interface GiftCardsServer extends SubgraphApp {
+  readonly logger: Logger;
+  readonly cards: GiftCardsService;
+  readonly redemptions: RedemptionService;
+  close(): Promise<void>;
+}
+
+export async function createServer({
+  config,
+  logger = createLogger('gift-cards', config.logLevel),
+  startRelay = true,
+}: {
+  config: GiftCardsConfig;
+  logger?: Logger;
+  /** Tests drive the relay by hand with `redemptions.relayOnce()`. */
+  startRelay?: boolean;
+}): Promise<GiftCardsServer> {
+  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-gift-cards', maxConnections: config.dbPoolMax });
+  const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency });
+  const redemptions = createRedemptionService({
+    db: database.db,
+    wallet: createWalletClient({ walletUrl: config.walletUrl, serviceToken: config.internalApiToken, timeoutMs: config.walletCreditTimeoutMs }),
+    codeKey: config.codeKey,
+    logger,
+    leaseMs: config.relay.leaseMs,
+    batchSize: config.relay.batchSize,
+  });
+  const app = await createSubgraphApp({
+    name: 'gift-cards',
+    typeDefs,
+    resolvers: createResolvers(cards, redemptions),
+    verifier: createTokenVerifier(remoteKeySet(config.jwksUrl), config.jwt),
+    logger,
+    mode: config.mode,
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  const relay = startRelay ? startCreditRelay(redemptions, config.relay.intervalMs, logger) : null;
+  return {
+    ...app,
+    logger,
+    cards,
+    redemptions,
+    async close() {
+      await relay?.stop();
+      await app.stop();
+      await database.close();
+    },
+  };
+}

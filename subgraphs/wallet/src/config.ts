@@ -1,0 +1,54 @@
+// The wallet subgraph's configuration, parsed once from the environment.
+
+import {
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  envInt,
+  envOptional,
+  envRequired,
+  envString,
+  envUrl,
+  isSupportedCurrency,
+  loadCommonConfig,
+  loadOrCreateDevSecret,
+  supportedCurrencies,
+} from '@giftpay/common';
+import { randomBytes } from 'node:crypto';
+
+export interface WalletConfig extends CommonConfig {
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly dbPoolMax: number;
+  readonly defaultCurrency: string;
+  readonly accountsUrl: string;
+  readonly jwksUrl: string;
+  readonly internalApiToken: string;
+  readonly serviceCallTimeoutMs: number;
+}
+
+export function loadConfig(env: Env): WalletConfig {
+  const common = loadCommonConfig(env);
+  const defaultCurrency = envString(env, 'DEFAULT_CURRENCY', 'IRR').toUpperCase();
+  if (!isSupportedCurrency(defaultCurrency)) {
+    throw new ConfigError('DEFAULT_CURRENCY', `must be one of ${supportedCurrencies().join(', ')}, got "${defaultCurrency}"`);
+  }
+  let internalApiToken = envOptional(env, 'INTERNAL_API_TOKEN');
+  if (!internalApiToken) {
+    if (common.mode === 'production') throw new ConfigError('INTERNAL_API_TOKEN', 'is required when NODE_ENV=production');
+    internalApiToken = loadOrCreateDevSecret(common.dataDir, 'internal-api-token', () => randomBytes(32).toString('base64url'));
+  }
+  if (internalApiToken.length < 32) throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 32 characters');
+  const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
+  return Object.freeze({
+    ...common,
+    port: envInt(env, 'WALLET_PORT', 4002, { min: 0, max: 65535 }),
+    databaseUrl: envRequired(env, 'DATABASE_URL'),
+    dbPoolMax: envInt(env, 'DB_POOL_MAX', 10, { min: 1, max: 200 }),
+    defaultCurrency,
+    accountsUrl,
+    jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
+    internalApiToken,
+    serviceCallTimeoutMs: envInt(env, 'SERVICE_CALL_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
+  });
+}

@@ -1,0 +1,224 @@
+// The ledger: every change of a balance is one conditional UPDATE of the wallet row (so the
+// row lock orders writers and the balance can never go below zero) plus one appended entry,
+// in the same transaction as the idempotency key that makes the request safe to retry.
+
+import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import {
+  BadUserInputError,
+  CurrencyMismatchError,
+  IdempotencyKeyReusedError,
+  InsufficientFundsError,
+  isRetryableTransactionError,
+  type Money,
+  RecipientNotFoundError,
+} from '@giftpay/common';
+import * as schema from './db/schema.ts';
+import { idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
+import { checkDescription, checkIdempotencyKey, type Operation, requestFingerprint, type TransactionKind } from './domain/ledger.ts';
+
+type Db = PostgresJsDatabase<typeof schema>;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface PostedTransaction {
+  /** The entry on the caller's wallet (for a transfer, the debit). */
+  readonly entry: LedgerEntryRow;
+  readonly wallet: WalletRow;
+  /** True when an earlier request with the same key already did this. */
+  readonly replayed: boolean;
+}
+
+export interface LedgerDeps {
+  readonly db: Db;
+  readonly defaultCurrency: string;
+  /** Resolves a username to a user id through the accounts service, or null. */
+  readonly findUserIdByUsername: (username: string) => Promise<string | null>;
+}
+
+const MAX_TRANSACTION_ATTEMPTS = 5;
+
+export function createLedger(deps: LedgerDeps) {
+  const { db, defaultCurrency } = deps;
+
+  /** Runs `work` in a transaction, retrying the rare deadlock or serialization failure so none reaches a client. */
+  async function inTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await db.transaction(work);
+      } catch (error) {
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
+    }
+  }
+
+  async function ensureWallet(executor: Db | Tx, ownerId: string): Promise<WalletRow> {
+    const existing = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
+    if (existing) return existing;
+    await executor.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
+    const created = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
+    if (!created) throw new Error(`wallet of ${ownerId} could not be created`);
+    return created;
+  }
+
+  /**
+   * Claims the key for this request. Returns null when the key is new (the caller goes on),
+   * or the entry the first request produced. A concurrent request with the same key waits
+   * here on the primary key until the first one commits or rolls back.
+   */
+  async function claimIdempotencyKey(tx: Tx, scope: string, key: string, requestHash: string): Promise<LedgerEntryRow | null> {
+    const claimed = await tx.insert(idempotencyKeys).values({ scope, key, requestHash }).onConflictDoNothing().returning({ key: idempotencyKeys.key });
+    if (claimed.length > 0) return null;
+    const [existing] = await tx
+      .select()
+      .from(idempotencyKeys)
+      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+    if (!existing || existing.requestHash !== requestHash) throw new IdempotencyKeyReusedError();
+    if (!existing.entryId) throw new Error(`idempotency key ${scope}/${key} has no result`);
+    const entry = await tx.query.ledgerEntries.findFirst({ where: eq(ledgerEntries.id, existing.entryId) });
+    if (!entry) throw new Error(`ledger entry ${existing.entryId} is missing`);
+    return entry;
+  }
+
+  async function recordResult(tx: Tx, scope: string, key: string, entryId: string): Promise<void> {
+    await tx
+      .update(idempotencyKeys)
+      .set({ entryId })
+      .where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+  }
+
+  async function applyEntry(
+    tx: Tx,
+    wallet: WalletRow,
+    entry: { kind: TransactionKind; amount: bigint; description: string; operation: Operation; idempotencyKey: string; counterpartyWalletId?: string },
+  ): Promise<{ entry: LedgerEntryRow; wallet: WalletRow }> {
+    const [updated] =
+      entry.kind === 'CREDIT'
+        ? await tx
+            .update(wallets)
+            .set({ balance: sql`${wallets.balance} + ${entry.amount}`, updatedAt: sql`now()` })
+            .where(eq(wallets.id, wallet.id))
+            .returning()
+        : await tx
+            .update(wallets)
+            .set({ balance: sql`${wallets.balance} - ${entry.amount}`, updatedAt: sql`now()` })
+            .where(and(eq(wallets.id, wallet.id), gte(wallets.balance, entry.amount)))
+            .returning();
+    if (!updated) throw new InsufficientFundsError();
+    const [inserted] = await tx
+      .insert(ledgerEntries)
+      .values({
+        walletId: wallet.id,
+        kind: entry.kind,
+        amount: entry.amount,
+        balanceAfter: updated.balance,
+        currencyCode: updated.currencyCode,
+        description: entry.description,
+        operation: entry.operation,
+        idempotencyKey: entry.idempotencyKey,
+        counterpartyWalletId: entry.counterpartyWalletId ?? null,
+      })
+      .returning();
+    if (!inserted) throw new Error('ledger insert returned no row');
+    return { entry: inserted, wallet: updated };
+  }
+
+  function checkCurrency(wallet: WalletRow, amount: Money): void {
+    if (wallet.currencyCode !== amount.currencyCode) throw new CurrencyMismatchError(wallet.currencyCode, amount.currencyCode);
+  }
+
+  async function replay(tx: Tx, entry: LedgerEntryRow): Promise<PostedTransaction> {
+    const wallet = await tx.query.wallets.findFirst({ where: eq(wallets.id, entry.walletId) });
+    if (!wallet) throw new Error(`wallet ${entry.walletId} is missing`);
+    return { entry, wallet, replayed: true };
+  }
+
+  return {
+    ensureWallet: (ownerId: string) => ensureWallet(db, ownerId),
+
+    findWalletById: (id: string) =>
+      /^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined),
+
+    /** Newest first, `first + 1` rows so the caller knows whether another page follows. */
+    listEntries(walletId: string, first: number, beforeSeq: bigint | null): Promise<LedgerEntryRow[]> {
+      return db
+        .select()
+        .from(ledgerEntries)
+        .where(beforeSeq === null ? eq(ledgerEntries.walletId, walletId) : and(eq(ledgerEntries.walletId, walletId), lt(ledgerEntries.seq, beforeSeq)))
+        .orderBy(desc(ledgerEntries.seq))
+        .limit(first + 1);
+    },
+
+    /** Adds money to a user's wallet on behalf of another service (e.g. a gift-card redemption). */
+    credit(input: { ownerId: string; amount: Money; description: string; idempotencyKey: string; scope: string }): Promise<PostedTransaction> {
+      const description = checkDescription(input.description);
+      const key = checkIdempotencyKey(input.idempotencyKey);
+      const hash = requestFingerprint('credit', { ownerId: input.ownerId, amount: input.amount.minor, currency: input.amount.currencyCode, description });
+      return inTransaction(async (tx) => {
+        const previous = await claimIdempotencyKey(tx, input.scope, key, hash);
+        if (previous) return replay(tx, previous);
+        const wallet = await ensureWallet(tx, input.ownerId);
+        checkCurrency(wallet, input.amount);
+        const posted = await applyEntry(tx, wallet, { kind: 'CREDIT', amount: input.amount.minor, description, operation: 'credit', idempotencyKey: key });
+        await recordResult(tx, input.scope, key, posted.entry.id);
+        return { ...posted, replayed: false };
+      });
+    },
+
+    /** Debits the caller's wallet; refuses rather than overdraw. */
+    spend(input: { ownerId: string; amount: Money; description: string; idempotencyKey: string }): Promise<PostedTransaction> {
+      const description = checkDescription(input.description);
+      const key = checkIdempotencyKey(input.idempotencyKey);
+      const hash = requestFingerprint('spend', { amount: input.amount.minor, currency: input.amount.currencyCode, description });
+      return inTransaction(async (tx) => {
+        const previous = await claimIdempotencyKey(tx, `user:${input.ownerId}`, key, hash);
+        if (previous) return replay(tx, previous);
+        const wallet = await ensureWallet(tx, input.ownerId);
+        checkCurrency(wallet, input.amount);
+        const posted = await applyEntry(tx, wallet, { kind: 'DEBIT', amount: input.amount.minor, description, operation: 'spend', idempotencyKey: key });
+        await recordResult(tx, `user:${input.ownerId}`, key, posted.entry.id);
+        return { ...posted, replayed: false };
+      });
+    },
+
+    /** Moves money between two wallets in one transaction: both entries or neither. */
+    async transfer(input: { ownerId: string; senderUsername: string; toUsername: string; amount: Money; idempotencyKey: string }): Promise<PostedTransaction> {
+      const key = checkIdempotencyKey(input.idempotencyKey);
+      const recipientId = await deps.findUserIdByUsername(input.toUsername.trim());
+      if (!recipientId) throw new RecipientNotFoundError(input.toUsername);
+      if (recipientId === input.ownerId) throw new BadUserInputError('You cannot transfer money to yourself.');
+      const hash = requestFingerprint('transfer', { to: recipientId, amount: input.amount.minor, currency: input.amount.currencyCode });
+      return inTransaction(async (tx) => {
+        const scope = `user:${input.ownerId}`;
+        const previous = await claimIdempotencyKey(tx, scope, key, hash);
+        if (previous) return replay(tx, previous);
+        const sender = await ensureWallet(tx, input.ownerId);
+        const recipient = await ensureWallet(tx, recipientId);
+        checkCurrency(sender, input.amount);
+        checkCurrency(recipient, input.amount);
+        // Both rows locked in one global order (by id): two users paying each other at once wait, never deadlock.
+        await tx.execute(sql`select id from ${wallets} where ${wallets.id} in (${sender.id}, ${recipient.id}) order by ${wallets.id} for update`);
+        const debit = await applyEntry(tx, sender, {
+          kind: 'DEBIT',
+          amount: input.amount.minor,
+          description: `Transfer to ${input.toUsername.trim()}`,
+          operation: 'transfer',
+          idempotencyKey: key,
+          counterpartyWalletId: recipient.id,
+        });
+        await applyEntry(tx, recipient, {
+          kind: 'CREDIT',
+          amount: input.amount.minor,
+          description: `Transfer from ${input.senderUsername}`,
+          operation: 'transfer',
+          idempotencyKey: key,
+          counterpartyWalletId: sender.id,
+        });
+        await recordResult(tx, scope, key, debit.entry.id);
+        return { ...debit, replayed: false };
+      });
+    },
+  };
+}
+
+export type Ledger = ReturnType<typeof createLedger>;

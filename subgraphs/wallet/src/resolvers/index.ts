@@ -1,0 +1,91 @@
+// Thin resolvers: arguments in, ledger call, result out. Wallets are private: only their
+// owner (or an admin) can resolve one, whichever way the gateway asks for it.
+
+import {
+  checkFirst,
+  DateTimeScalar,
+  DecimalScalar,
+  decodeCursor,
+  encodeCursor,
+  ForbiddenError,
+  hasRole,
+  parsePositiveMoney,
+  type SubgraphContext,
+  toConnection,
+  toMoneyObject,
+} from '@giftpay/common';
+import type { LedgerEntryRow, WalletRow } from '../db/schema.ts';
+import type { Ledger } from '../ledger.service.ts';
+
+interface MoneyInput {
+  amount: string;
+  currencyCode: string;
+}
+
+function assertMayAccess(ctx: SubgraphContext, ownerId: string): void {
+  if (ctx.principal?.userId !== ownerId && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own wallet.');
+}
+
+function requireSelf(ctx: SubgraphContext) {
+  if (!ctx.principal) throw new Error('@auth should have refused an anonymous caller');
+  return ctx.principal;
+}
+
+export function createResolvers(ledger: Ledger) {
+  return {
+    Decimal: DecimalScalar,
+    DateTime: DateTimeScalar,
+    User: {
+      wallet(user: { id: string }, _: unknown, ctx: SubgraphContext) {
+        assertMayAccess(ctx, user.id);
+        return ledger.ensureWallet(user.id);
+      },
+    },
+    Wallet: {
+      async __resolveReference(ref: { id?: string; ownerId?: string }, ctx: SubgraphContext): Promise<WalletRow | null> {
+        if (ref.ownerId !== undefined) {
+          assertMayAccess(ctx, ref.ownerId);
+          return ledger.ensureWallet(ref.ownerId);
+        }
+        const wallet = ref.id === undefined ? undefined : await ledger.findWalletById(ref.id);
+        if (!wallet) return null;
+        assertMayAccess(ctx, wallet.ownerId);
+        return wallet;
+      },
+      balance: (wallet: WalletRow) => toMoneyObject(wallet.balance, wallet.currencyCode),
+      async transactions(wallet: WalletRow, args: { first?: number | null; after?: string | null }) {
+        const first = checkFirst(args.first, 10);
+        const beforeSeq = args.after ? BigInt(decodeCursor(args.after, 1)[0] ?? '0') : null;
+        const rows = await ledger.listEntries(wallet.id, first, beforeSeq);
+        return toConnection(rows, first, (row) => encodeCursor([row.seq]));
+      },
+    },
+    WalletTransaction: {
+      amount: (entry: LedgerEntryRow) => toMoneyObject(entry.amount, entry.currencyCode),
+      balanceAfter: (entry: LedgerEntryRow) => toMoneyObject(entry.balanceAfter, entry.currencyCode),
+    },
+    Mutation: {
+      async spend(_: unknown, { input }: { input: { amount: MoneyInput; description: string; idempotencyKey: string } }, ctx: SubgraphContext) {
+        const principal = requireSelf(ctx);
+        const posted = await ledger.spend({
+          ownerId: principal.userId,
+          amount: parsePositiveMoney(input.amount),
+          description: input.description,
+          idempotencyKey: input.idempotencyKey,
+        });
+        return { transaction: posted.entry, wallet: posted.wallet };
+      },
+      async transfer(_: unknown, { input }: { input: { toUsername: string; amount: MoneyInput; idempotencyKey: string } }, ctx: SubgraphContext) {
+        const principal = requireSelf(ctx);
+        const posted = await ledger.transfer({
+          ownerId: principal.userId,
+          senderUsername: principal.username,
+          toUsername: input.toUsername,
+          amount: parsePositiveMoney(input.amount),
+          idempotencyKey: input.idempotencyKey,
+        });
+        return { transaction: posted.entry, wallet: posted.wallet };
+      },
+    },
+  };
+}

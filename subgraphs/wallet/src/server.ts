@@ -1,0 +1,73 @@
+// Builds the wallet subgraph (no port, no globals): GraphQL for wallets, the ledger, spend
+// and transfer, and the internal credit route for other services.
+
+import { readFileSync } from 'node:fs';
+import {
+  connectDatabase,
+  createLogger,
+  createSubgraphApp,
+  createTokenVerifier,
+  type Logger,
+  postToService,
+  remoteKeySet,
+  ServiceCallError,
+  type SubgraphApp,
+} from '@giftpay/common';
+import { parse } from 'graphql';
+import type { WalletConfig } from './config.ts';
+import * as schema from './db/schema.ts';
+import { internalCreditRoute } from './internal-credit.route.ts';
+import { createLedger, type Ledger } from './ledger.service.ts';
+import { createResolvers } from './resolvers/index.ts';
+
+export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+export interface WalletServer extends SubgraphApp {
+  readonly logger: Logger;
+  readonly ledger: Ledger;
+  close(): Promise<void>;
+}
+
+export async function createServer({ config, logger = createLogger('wallet', config.logLevel) }: { config: WalletConfig; logger?: Logger }): Promise<WalletServer> {
+  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-wallet', maxConnections: config.dbPoolMax });
+  const ledger = createLedger({
+    db: database.db,
+    defaultCurrency: config.defaultCurrency,
+    async findUserIdByUsername(username) {
+      try {
+        const user = await postToService<{ id: string }>({
+          url: `${config.accountsUrl}/internal/users/lookup`,
+          serviceToken: config.internalApiToken,
+          body: { username },
+          timeoutMs: config.serviceCallTimeoutMs,
+        });
+        return user.id;
+      } catch (error) {
+        if (error instanceof ServiceCallError && error.status === 404) return null;
+        throw error;
+      }
+    },
+  });
+  const app = await createSubgraphApp({
+    name: 'wallet',
+    typeDefs,
+    resolvers: createResolvers(ledger),
+    verifier: createTokenVerifier(remoteKeySet(config.jwksUrl), config.jwt),
+    logger,
+    mode: config.mode,
+    routes: [internalCreditRoute(ledger, config.internalApiToken)],
+    ready: async () => {
+      await database.sql`select 1`;
+      return true;
+    },
+  });
+  return {
+    ...app,
+    logger,
+    ledger,
+    async close() {
+      await app.stop();
+      await database.close();
+    },
+  };
+}
