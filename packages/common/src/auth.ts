@@ -2,7 +2,7 @@
 // every subgraph verify the same way (algorithm allow-list, issuer, audience, expiry and
 // a key id required), so a subgraph called past the gateway trusts nothing it did not check.
 
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { JwtRules } from './config.ts';
 import { UnauthenticatedError } from './errors.ts';
 

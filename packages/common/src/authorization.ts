@@ -5,8 +5,8 @@
 // built. The directive is not composed into the supergraph: the JS gateway cannot enforce
 // Router-only directives, so every subgraph enforces its own.
 
-import { type DocumentNode, defaultFieldResolver, type GraphQLFieldResolver, Kind, type ConstDirectiveNode } from 'graphql';
-import { type Principal, type Role } from './auth.ts';
+import { type ConstDirectiveNode, type DocumentNode, defaultFieldResolver, type GraphQLFieldResolver, Kind } from 'graphql';
+import type { Principal, Role } from './auth.ts';
 import { ForbiddenError, UnauthenticatedError } from './errors.ts';
 
 export const AUTH_DIRECTIVE_SDL = 'directive @auth(requires: String = "user") on FIELD_DEFINITION | OBJECT';
@@ -45,7 +45,8 @@ export function enforceAuthDirectives<T extends object>(typeDefs: DocumentNode, 
     if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
     const typeName = definition.name.value;
     const typeRole = requiredRole(definition.directives);
-    const typeResolvers = (wrapped[typeName] ??= {});
+    const typeResolvers = wrapped[typeName] ?? {};
+    wrapped[typeName] = typeResolvers;
     if (typeRole && typeof typeResolvers.__resolveReference === 'function') {
       const original = typeResolvers.__resolveReference as (ref: unknown, ctx: AuthContext, info: unknown) => unknown;
       typeResolvers.__resolveReference = (ref: unknown, ctx: AuthContext, info: unknown) => {
@@ -57,7 +58,12 @@ export function enforceAuthDirectives<T extends object>(typeDefs: DocumentNode, 
       const role = requiredRole(field.directives) ?? typeRole;
       if (!role) continue;
       const original = (typeResolvers[field.name.value] as GraphQLFieldResolver<unknown, AuthContext> | undefined) ?? defaultFieldResolver;
-      typeResolvers[field.name.value] = (source: unknown, args: Record<string, unknown>, ctx: AuthContext, info: Parameters<GraphQLFieldResolver<unknown, AuthContext>>[3]) => {
+      typeResolvers[field.name.value] = (
+        source: unknown,
+        args: Record<string, unknown>,
+        ctx: AuthContext,
+        info: Parameters<GraphQLFieldResolver<unknown, AuthContext>>[3],
+      ) => {
         checkRole(ctx.principal, role);
         return original(source, args, ctx, info);
       };

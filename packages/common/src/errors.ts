@@ -141,7 +141,15 @@ export const CONTRACT_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 ]);
 
 /** Request errors Apollo Server and graphql-js raise themselves; safe to show as they are. */
-const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
+const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
 
 /** Extension fields a client may see; anything else a subgraph or library adds is dropped. */
 const PUBLIC_EXTENSIONS = ['retryAfterSeconds', 'requestId'];
@@ -208,7 +216,10 @@ export function requestIdOfError(error: unknown): string | undefined {
  * Logs every unexpected error once, with the request id, and tags the error with that id
  * so `formatError` can show it to the client (who can quote it to support).
  */
-export function errorLoggingPlugin<TContext extends BaseContext & { requestId?: string }>(logger: Logger, options: FormatErrorOptions = {}): ApolloServerPlugin<TContext> {
+export function errorLoggingPlugin<TContext extends BaseContext & { requestId?: string }>(
+  logger: Logger,
+  options: FormatErrorOptions = {},
+): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {

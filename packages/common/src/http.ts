@@ -68,7 +68,8 @@ export function graphqlErrorBody(code: string, message: string, extra: Record<st
   return { errors: [{ message, extensions: { code, ...extra } }] };
 }
 
-const CORS_ALLOWED_HEADERS = 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, x-request-id, apollographql-client-name, apollographql-client-version';
+const CORS_ALLOWED_HEADERS =
+  'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, x-request-id, apollographql-client-name, apollographql-client-version';
 
 export function createHttpApp<TContext extends BaseContext>(options: HttpAppOptions<TContext>): Server {
   const maxBodyBytes = options.maxBodyBytes ?? 1_000_000;

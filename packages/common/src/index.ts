@@ -9,7 +9,7 @@ export * from './http.ts';
 export * from './logger.ts';
 export * from './money.ts';
 export * from './pagination.ts';
+export * from './run-service.ts';
 export * from './scalars.ts';
 export * from './service-client.ts';
 export * from './subgraph.ts';
-export * from './run-service.ts';

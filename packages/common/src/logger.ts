@@ -1,7 +1,7 @@
 // Structured JSON logs (pino). Tokens, passwords and codes are redacted wherever they appear
 // in a logged object.
 
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -12,17 +12,7 @@ export function createLogger(service: string, level: string): Logger {
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: [
-        'authorization',
-        'headers.authorization',
-        'req.headers.authorization',
-        '*.password',
-        'password',
-        '*.token',
-        'token',
-        '*.code',
-        'variables.*',
-      ],
+      paths: ['authorization', 'headers.authorization', 'req.headers.authorization', '*.password', 'password', '*.token', 'token', '*.code', 'variables.*'],
       censor: '[redacted]',
     },
   });

@@ -2,12 +2,12 @@
 // SDL with @auth enforced, Apollo Server with errors masked, the caller's token verified
 // again here, and the HTTP edge from http.ts.
 
+import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { DocumentNode } from 'graphql';
-import type { Server } from 'node:http';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { enforceAuthDirectives } from './authorization.ts';
 import type { RuntimeMode } from './config.ts';

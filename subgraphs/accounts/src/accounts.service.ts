@@ -1,9 +1,9 @@
 // Sign-up, log-in and user look-ups: the accounts subgraph's behaviour, independent of GraphQL.
 
+import { InvalidCredentialsError, isUniqueViolation, type Principal, type Role, UsernameTakenError } from '@giftpay/common';
 import { eq, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { InvalidCredentialsError, isUniqueViolation, type Principal, type Role, UsernameTakenError } from '@giftpay/common';
-import * as schema from './db/schema.ts';
+import type * as schema from './db/schema.ts';
 import { type UserRow, users } from './db/schema.ts';
 import { checkPassword, checkUsername, usernameKey } from './domain/credentials.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -32,7 +32,10 @@ export function createAccountsService(deps: { db: PostgresJsDatabase<typeof sche
       const password = checkPassword(input.password);
       const passwordHash = await hasher.hash(password);
       try {
-        const [user] = await db.insert(users).values({ username, usernameKey: usernameKey(username), passwordHash }).returning();
+        const [user] = await db
+          .insert(users)
+          .values({ username, usernameKey: usernameKey(username), passwordHash })
+          .returning();
         if (!user) throw new Error('insert returned no row');
         return await issueToken(user);
       } catch (error) {

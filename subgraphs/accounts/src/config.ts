@@ -1,16 +1,7 @@
 // The accounts subgraph's configuration, parsed once from the environment.
 
-import {
-  type CommonConfig,
-  ConfigError,
-  type Env,
-  envInt,
-  envOptional,
-  envRequired,
-  loadCommonConfig,
-  loadOrCreateDevSecret,
-} from '@giftpay/common';
 import { randomBytes } from 'node:crypto';
+import { type CommonConfig, ConfigError, type Env, envInt, envOptional, envRequired, loadCommonConfig, loadOrCreateDevSecret } from '@giftpay/common';
 import { generateSigningKeyPem } from './token-signer.ts';
 
 export interface AccountsConfig extends CommonConfig {

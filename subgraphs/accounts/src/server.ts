@@ -3,13 +3,13 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  connectDatabase,
   createLogger,
   createSubgraphApp,
   createTokenVerifier,
-  connectDatabase,
   type JsonRoute,
-  localKeySet,
   type Logger,
+  localKeySet,
   SERVICE_TOKEN_HEADER,
   type SubgraphApp,
   serviceTokenMatches,
@@ -30,7 +30,13 @@ export interface AccountsServer extends SubgraphApp {
   close(): Promise<void>;
 }
 
-export async function createServer({ config, logger = createLogger('accounts', config.logLevel) }: { config: AccountsConfig; logger?: Logger }): Promise<AccountsServer> {
+export async function createServer({
+  config,
+  logger = createLogger('accounts', config.logLevel),
+}: {
+  config: AccountsConfig;
+  logger?: Logger;
+}): Promise<AccountsServer> {
   const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-accounts', maxConnections: config.dbPoolMax });
   const signer = await createTokenSigner({
     privateKeyPem: config.jwtPrivateKeyPem,

@@ -2,8 +2,8 @@
 // half as a JWKS, which the gateway and the other subgraphs use to verify.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, type JSONWebKeySet, SignJWT } from 'jose';
 import type { Principal } from '@giftpay/common';
+import { calculateJwkThumbprint, exportJWK, type JSONWebKeySet, SignJWT } from 'jose';
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
 
@@ -14,8 +14,7 @@ export interface TokenSigner {
 }
 
 export function generateSigningKeyPem(algorithm: SigningAlgorithm): string {
-  const { privateKey } =
-    algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey } = algorithm === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 

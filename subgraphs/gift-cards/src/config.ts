@@ -1,5 +1,6 @@
 // The gift-cards subgraph's configuration, parsed once from the environment.
 
+import { randomBytes } from 'node:crypto';
 import {
   type CommonConfig,
   ConfigError,
@@ -13,7 +14,6 @@ import {
   loadCommonConfig,
   loadOrCreateDevSecret,
 } from '@giftpay/common';
-import { randomBytes } from 'node:crypto';
 
 export interface GiftCardsConfig extends CommonConfig {
   readonly port: number;

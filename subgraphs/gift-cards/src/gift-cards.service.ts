@@ -1,9 +1,9 @@
 // Issuing and managing cards (admins), and reading cards and redemptions.
 
+import { BadUserInputError, CurrencyMismatchError, GiftCardNotFoundError, isUniqueViolation, type Money } from '@giftpay/common';
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { BadUserInputError, CurrencyMismatchError, GiftCardNotFoundError, isUniqueViolation, type Money } from '@giftpay/common';
-import * as schema from './db/schema.ts';
+import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
 import { checkIssueRequest } from './domain/gift-card.ts';
 import { checkChosenCode, generateCode, hashCode, lastFour, normalizeCode } from './domain/gift-card-code.ts';
@@ -49,7 +49,12 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
         const inserted = await db.transaction(async (tx) => {
           const all: GiftCardRow[] = [];
           for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-            all.push(...(await tx.insert(giftCards).values(rows.slice(start, start + INSERT_CHUNK)).returning()));
+            all.push(
+              ...(await tx
+                .insert(giftCards)
+                .values(rows.slice(start, start + INSERT_CHUNK))
+                .returning()),
+            );
           }
           return all;
         });

@@ -3,10 +3,10 @@
 // to the wallet under a key derived from the redemption, and a relay that retries owed
 // credits until the wallet confirms them. See docs/gift-cards.md.
 
+import { GiftCardAlreadyRedeemedError, GiftCardNotFoundError, type Logger } from '@giftpay/common';
 import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { GiftCardAlreadyRedeemedError, GiftCardNotFoundError, type Logger } from '@giftpay/common';
-import * as schema from './db/schema.ts';
+import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
 import { refusalFor, retryDelayMs } from './domain/gift-card.ts';
 import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
@@ -135,10 +135,12 @@ export function createRedemptionService(deps: RedemptionDeps) {
         await tx
           .update(redemptions)
           .set({ nextAttemptAt: sql`now() + ${`${deps.leaseMs} milliseconds`}::interval` })
-          .where(inArray(
-            redemptions.id,
-            rows.map((row) => row.id),
-          ));
+          .where(
+            inArray(
+              redemptions.id,
+              rows.map((row) => row.id),
+            ),
+          );
         return rows;
       });
       if (due.length === 0) return 0;

@@ -1,5 +1,6 @@
 // The wallet subgraph's configuration, parsed once from the environment.
 
+import { randomBytes } from 'node:crypto';
 import {
   type CommonConfig,
   ConfigError,
@@ -14,7 +15,6 @@ import {
   loadOrCreateDevSecret,
   supportedCurrencies,
 } from '@giftpay/common';
-import { randomBytes } from 'node:crypto';
 
 export interface WalletConfig extends CommonConfig {
   readonly port: number;

@@ -2,8 +2,6 @@
 // row lock orders writers and the balance can never go below zero) plus one appended entry,
 // in the same transaction as the idempotency key that makes the request safe to retry.
 
-import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
-import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import {
   BadUserInputError,
   CurrencyMismatchError,
@@ -13,7 +11,9 @@ import {
   type Money,
   RecipientNotFoundError,
 } from '@giftpay/common';
-import * as schema from './db/schema.ts';
+import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import type * as schema from './db/schema.ts';
 import { idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
 import { checkDescription, checkIdempotencyKey, type Operation, requestFingerprint, type TransactionKind } from './domain/ledger.ts';
 
@@ -136,8 +136,7 @@ export function createLedger(deps: LedgerDeps) {
   return {
     ensureWallet: (ownerId: string) => ensureWallet(db, ownerId),
 
-    findWalletById: (id: string) =>
-      /^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined),
+    findWalletById: (id: string) => (/^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined)),
 
     /** Newest first, `first + 1` rows so the caller knows whether another page follows. */
     listEntries(walletId: string, first: number, beforeSeq: bigint | null): Promise<LedgerEntryRow[]> {

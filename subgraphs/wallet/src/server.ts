@@ -28,7 +28,13 @@ export interface WalletServer extends SubgraphApp {
   close(): Promise<void>;
 }
 
-export async function createServer({ config, logger = createLogger('wallet', config.logLevel) }: { config: WalletConfig; logger?: Logger }): Promise<WalletServer> {
+export async function createServer({
+  config,
+  logger = createLogger('wallet', config.logLevel),
+}: {
+  config: WalletConfig;
+  logger?: Logger;
+}): Promise<WalletServer> {
   const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-wallet', maxConnections: config.dbPoolMax });
   const ledger = createLedger({
     db: database.db,

@@ -1,12 +1,6 @@
 // What a gift card's state means: its status, and why a claim of it was refused.
 
-import {
-  BadUserInputError,
-  GiftCardDisabledError,
-  GiftCardExpiredError,
-  GiftCardUsedUpError,
-  type DomainError,
-} from '@giftpay/common';
+import { BadUserInputError, type DomainError, GiftCardDisabledError, GiftCardExpiredError, GiftCardUsedUpError } from '@giftpay/common';
 
 export type GiftCardStatus = 'ACTIVE' | 'USED_UP' | 'DISABLED' | 'EXPIRED';
 

@@ -18,8 +18,13 @@ export function checkDescription(description: string): string {
   return trimmed;
 }
 
+function hasControlCharacter(text: string): boolean {
+  for (const char of text) if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) return true;
+  return false;
+}
+
 export function checkIdempotencyKey(key: string): string {
-  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || /[\u0000-\u001f]/.test(key)) {
+  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || hasControlCharacter(key)) {
     throw new BadUserInputError(`An idempotency key is 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters; a UUID is a good choice.`);
   }
   return key;
@@ -27,6 +32,11 @@ export function checkIdempotencyKey(key: string): string {
 
 /** A stable fingerprint of everything that defines a request's effect. */
 export function requestFingerprint(operation: Operation, fields: Record<string, string | bigint>): string {
-  const canonical = JSON.stringify([operation, ...Object.keys(fields).sort().map((name) => [name, String(fields[name])])]);
+  const canonical = JSON.stringify([
+    operation,
+    ...Object.keys(fields)
+      .sort()
+      .map((name) => [name, String(fields[name])]),
+  ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -1,0 +1,35 @@
+// A fresh, migrated database for one test file, dropped when the file is done.
+
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, inject } from 'vitest';
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  /** A small pool for assertions straight against the tables. */
+  readonly sql: postgres.Sql;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const { adminUrl, templateDatabase, urlPrefix } = inject('postgres');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}" template "${templateDatabase}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = `${urlPrefix}${name}`;
+  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  afterAll(async () => {
+    await sql.end();
+    const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await dropper.unsafe(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await dropper.end();
+    }
+  });
+  return { url, name, sql };
+}

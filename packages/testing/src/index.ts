@@ -1,0 +1,3 @@
+// @giftpay/testing: databases and the in-process stack for GiftPay's tests.
+export * from './database.ts';
+export * from './stack.ts';

@@ -1,0 +1,49 @@
+// Tests split by kind: unit (*.test.ts, no I/O), integration (*.int.test.ts, against a real
+// PostgreSQL) and end-to-end (*.e2e.test.ts, through the real gateway over HTTP).
+
+import { createRequire } from 'node:module';
+import { defineConfig } from 'vitest/config';
+
+// Node loads graphql's CommonJS build for everyone; Vite would hand our ESM code the .mjs
+// build instead, and two copies of GraphQLError break `instanceof` between our code and
+// Apollo's. Point the bare specifier at the one Node uses.
+const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
+
+const globalSetup = ['packages/testing/src/global-setup.ts'];
+const roots = ['gateway', 'subgraphs/*', 'packages/*', 'scripts'].map((root) => `${root}/test/**`);
+
+export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: roots.map((root) => `${root}/*.test.ts`),
+          exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'int',
+          include: roots.map((root) => `${root}/*.int.test.ts`),
+          globalSetup,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: roots.map((root) => `${root}/*.e2e.test.ts`),
+          globalSetup,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
