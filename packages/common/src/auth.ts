@@ -2,7 +2,16 @@
 // every subgraph verify the same way (algorithm allow-list, issuer, audience, expiry and
 // a key id required), so a subgraph called past the gateway trusts nothing it did not check.
 
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type JWTPayload,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import type { JwtRules } from './config.ts';
 import { UnauthenticatedError } from './errors.ts';
 
@@ -45,7 +54,12 @@ export function createTokenVerifier(keys: KeySource, rules: JwtRules): TokenVeri
   return {
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, keys, {
+        // A key id is required: without one, a key set of one key would accept any token it verifies.
+        const keyWithId = (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+          if (typeof header.kid !== 'string' || header.kid === '') throw new UnauthenticatedError('The token names no signing key (kid).');
+          return keys(header, input);
+        };
+        const { payload } = await jwtVerify(token, keyWithId, {
           algorithms: [...rules.algorithms],
           issuer: rules.issuer,
           audience: rules.audience,
