@@ -99,12 +99,12 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
 
 let databaseUrl = env.DATABASE_URL?.trim();
 if (!databaseUrl) {
-  const port = Number(env.EMBEDDED_POSTGRES_PORT?.trim() || '5433');
-  say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${port} with data in ${resolve(dataDir, 'postgres')}`);
+  const postgresPort = Number(env.EMBEDDED_POSTGRES_PORT?.trim() || '5433');
+  say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${postgresPort} with data in ${resolve(dataDir, 'postgres')}`);
   try {
     database = await startEmbeddedPostgres({
       dataDir: resolve(dataDir, 'postgres'),
-      port,
+      port: postgresPort,
       onLog: (message) => {
         for (const line of message.split('\n')) if (/ERROR|FATAL|PANIC/.test(line)) console.log(`${prefix('postgres')} ${line}`);
       },
@@ -112,16 +112,24 @@ if (!databaseUrl) {
     await database.ensureDatabase('giftpay');
   } catch (error) {
     say(`could not start the embedded PostgreSQL: ${(error as Error).message}`);
-    say(`is another server on port ${port}? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.`);
+    say(`is another server on port ${postgresPort}? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.`);
     await stopAll(1);
   }
   databaseUrl = database?.urlFor('giftpay') ?? '';
 }
 
+// Services find each other on this machine: derive their URLs from the ports unless given.
+const port = (name: string, fallback: string) => env[name]?.trim() || fallback;
+const serviceUrls = {
+  ACCOUNTS_URL: env.ACCOUNTS_URL?.trim() || `http://127.0.0.1:${port('ACCOUNTS_PORT', '4001')}`,
+  WALLET_URL: env.WALLET_URL?.trim() || `http://127.0.0.1:${port('WALLET_PORT', '4002')}`,
+  GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://127.0.0.1:${port('GIFT_CARDS_PORT', '4003')}`,
+};
+
 for (const service of services) {
   const child = spawn(process.execPath, ['--import', 'tsx', service.entry], {
     cwd: root,
-    env: { ...env, DATABASE_URL: databaseUrl, DATA_DIR: dataDir },
+    env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(service.name, child);
@@ -135,7 +143,7 @@ for (const service of services) {
   });
 }
 
-const healthUrl = `http://localhost:${gatewayPort}/health`;
+const healthUrl = `http://127.0.0.1:${gatewayPort}/health`;
 if (await waitForHealth(healthUrl, 120_000)) {
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   say(`GiftPay is ready in ${seconds} s: GraphQL at http://localhost:${gatewayPort}/graphql (Ctrl-C stops everything)`);

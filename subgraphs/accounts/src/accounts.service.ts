@@ -73,7 +73,11 @@ export function createAccountsService(deps: { db: PostgresJsDatabase<typeof sche
         .values({ username, usernameKey: usernameKey(username), passwordHash, roles: ['user', 'admin'] })
         .onConflictDoUpdate({
           target: users.usernameKey,
-          set: { roles: sql`(select array_agg(distinct r order by r) from unnest(${users.roles} || array['user','admin']) as r)` },
+          // Adds the roles it lacks, keeping the order the contract shows: user, then admin, then others.
+          set: {
+            roles: sql`(select array_agg(r order by case r when 'user' then 0 when 'admin' then 1 else 2 end, r)
+              from (select distinct unnest(${users.roles} || array['user', 'admin']::text[]) as r) as merged)`,
+          },
         });
       const user = await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(username)) });
       if (!user) throw new Error('bootstrap admin vanished');

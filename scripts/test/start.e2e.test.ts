@@ -1,0 +1,111 @@
+// `pnpm start` as a user runs it: the whole stack from one command on an embedded
+// PostgreSQL, ready when it says so, stopped cleanly by Ctrl-C (SIGINT) or SIGTERM, and
+// with its data (and signing key) still there after a restart.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@giftpay/embedded-db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+let dataDir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'giftpay-start-'));
+  const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  env = {
+    ...(inherited as Record<string, string>),
+    DATA_DIR: dataDir,
+    GATEWAY_PORT: String(await freePort()),
+    ACCOUNTS_PORT: String(await freePort()),
+    WALLET_PORT: String(await freePort()),
+    GIFT_CARDS_PORT: String(await freePort()),
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
+    BOOTSTRAP_ADMIN_USERNAME: 'root_admin',
+    BOOTSTRAP_ADMIN_PASSWORD: 'root-admin-password',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_ITERATIONS: '1',
+  };
+});
+
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: string[];
+  readonly exited: Promise<number | null>;
+}
+
+async function start(): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  const ready = new Promise<void>((done, fail) => {
+    const onData = (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.join('').includes('GiftPay is ready')) done();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => fail(new Error(`pnpm start exited with ${code} before it was ready:\n${output.join('')}`)));
+  });
+  await ready;
+  return { child, output, exited };
+}
+
+async function graphql<T>(query: string, token?: string): Promise<{ data?: T; errors?: { extensions?: { code?: string } }[] }> {
+  const response = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()) as never;
+}
+
+describe('pnpm start', () => {
+  it('serves the stack, stops on SIGINT, and keeps data, keys and tokens across a restart', async () => {
+    const first = await start();
+    expect(first.output.join('')).toContain(`GraphQL at http://localhost:${env.GATEWAY_PORT}/graphql`);
+    const health = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`);
+    expect(health.status).toBe(200);
+
+    const signUp = await graphql<{ signUp: { token: string } }>(
+      'mutation { signUp(input: { username: "persistent_pat", password: "a-long-enough-password" }) { token } }',
+    );
+    const token = signUp.data?.signUp.token as string;
+    const admin = await graphql<{ logIn: { token: string; user: { roles: string[] } } }>(
+      'mutation { logIn(input: { username: "root_admin", password: "root-admin-password" }) { token user { roles } } }',
+    );
+    expect(admin.data?.logIn.user.roles).toEqual(['user', 'admin']);
+    const issued = await graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
+      'mutation { issueGiftCards(input: { value: { amount: "1000000", currencyCode: "IRR" } }) { giftCards { code } } }',
+      admin.data?.logIn.token,
+    );
+    const code = issued.data?.issueGiftCards.giftCards[0]?.code;
+    const activated = await graphql<{ activateGiftCard: { wallet: { balance: { amount: string } } } }>(
+      `mutation { activateGiftCard(input: { code: "${code}" }) { wallet { balance { amount } } } }`,
+      token,
+    );
+    expect(activated.data?.activateGiftCard.wallet.balance.amount).toBe('1000000');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output.join('')).toContain('stopped');
+    await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
+    expect(existsSync(join(dataDir, 'secrets', 'jwt-signing-key.pem'))).toBe(true);
+
+    const second = await start();
+    // The same signing key: a token from before the restart is still good.
+    const me = await graphql<{ me: { username: string; wallet: { balance: { amount: string } } } }>('{ me { username wallet { balance { amount } } } }', token);
+    expect(me.data?.me).toEqual({ username: 'persistent_pat', wallet: { balance: { amount: '1000000' } } });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+});
