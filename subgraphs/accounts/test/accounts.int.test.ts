@@ -1,0 +1,113 @@
+// The accounts subgraph against a real PostgreSQL: stored passwords, issued tokens, the
+// published keys and the bootstrap admin.
+
+import { type Listening, listen } from '@giftpay/common';
+import { createTestDatabase, type TestDatabase, testEnv } from '@giftpay/testing';
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { type AccountsServer, createServer } from '../src/server.ts';
+
+let database: TestDatabase;
+let server: AccountsServer;
+let listening: Listening;
+let serviceToken: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const config = loadConfig(testEnv(database.url, { BOOTSTRAP_ADMIN_USERNAME: 'Boss', BOOTSTRAP_ADMIN_PASSWORD: 'boss-password-1' }));
+  serviceToken = config.internalApiToken;
+  server = await createServer({ config });
+  listening = await listen(server.server, 0, '127.0.0.1');
+});
+
+afterAll(async () => {
+  await listening?.close();
+  await server?.close();
+});
+
+async function jwks(): Promise<JSONWebKeySet> {
+  const response = await fetch(`${listening.url}/.well-known/jwks.json`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as JSONWebKeySet;
+}
+
+describe('passwords', () => {
+  it('stores an argon2id hash with its own salt, never the password', async () => {
+    await server.accounts.signUp({ username: 'hash_one', password: 'same-password-123' });
+    await server.accounts.signUp({ username: 'hash_two', password: 'same-password-123' });
+    const rows = await database.sql`select password_hash from accounts.users where username in ('hash_one', 'hash_two')`;
+    expect(rows).toHaveLength(2);
+    for (const row of rows) {
+      expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=\d+,t=\d+,p=1\$/);
+      expect(row.password_hash).not.toContain('same-password-123');
+    }
+    expect(rows[0]?.password_hash).not.toBe(rows[1]?.password_hash);
+  });
+
+  it('logs in with the right password and refuses a wrong one', async () => {
+    await server.accounts.signUp({ username: 'login_lee', password: 'right-password-1' });
+    await expect(server.accounts.logIn({ username: 'LOGIN_LEE', password: 'right-password-1' })).resolves.toMatchObject({ user: { username: 'login_lee' } });
+    await expect(server.accounts.logIn({ username: 'login_lee', password: 'wrong-password-1' })).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+  });
+
+  it('keeps usernames unique without regard to case, even when two sign-ups race', async () => {
+    const results = await Promise.allSettled([
+      server.accounts.signUp({ username: 'Racer', password: 'a-long-enough-password' }),
+      server.accounts.signUp({ username: 'racer', password: 'a-long-enough-password' }),
+      server.accounts.signUp({ username: 'RACER', password: 'a-long-enough-password' }),
+    ]);
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    for (const result of results) if (result.status === 'rejected') expect(result.reason).toMatchObject({ code: 'USERNAME_TAKEN' });
+  });
+});
+
+describe('tokens and keys', () => {
+  it('signs an EdDSA token with a key id, issuer, audience, subject, roles and expiry that the published JWKS verifies', async () => {
+    const { token, expiresIn, user } = await server.accounts.signUp({ username: 'token_tia', password: 'a-long-enough-password' });
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'EdDSA', typ: 'JWT' });
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: 'giftpay-accounts', audience: 'giftpay-api' });
+    expect(protectedHeader.kid).toBeTruthy();
+    expect(payload).toMatchObject({ sub: user.id, roles: ['user'], preferred_username: 'token_tia' });
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(expiresIn);
+  });
+
+  it('publishes only public key material', async () => {
+    const { keys } = await jwks();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+    expect(keys[0]).not.toHaveProperty('d');
+  });
+});
+
+describe('the bootstrap admin', () => {
+  it('exists after start with the roles user and admin, and start-up may run again without changing its password', async () => {
+    const first = await server.accounts.ensureAdmin({ username: 'Boss', password: 'another-password-2' });
+    expect(first.roles).toEqual(['user', 'admin']);
+    await expect(server.accounts.logIn({ username: 'boss', password: 'boss-password-1' })).resolves.toMatchObject({ user: { id: first.id } });
+    const [count] = await database.sql`select count(*)::int as n from accounts.users where username_key = 'boss'`;
+    expect(count?.n).toBe(1);
+  });
+
+  it('promotes an existing user named as the bootstrap admin', async () => {
+    await server.accounts.signUp({ username: 'promoted', password: 'a-long-enough-password' });
+    const admin = await server.accounts.ensureAdmin({ username: 'promoted', password: 'a-long-enough-password' });
+    expect(admin.roles).toEqual(['user', 'admin']);
+  });
+});
+
+describe('the internal user look-up', () => {
+  it('answers with the user id only for a caller with the service credential', async () => {
+    await server.accounts.signUp({ username: 'lookup_lu', password: 'a-long-enough-password' });
+    const url = `${listening.url}/internal/users/lookup`;
+    const body = JSON.stringify({ username: 'LOOKUP_LU' });
+    const refused = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(refused.status).toBe(401);
+    const headers = { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: serviceToken };
+    const found = await fetch(url, { method: 'POST', headers, body });
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({ username: 'lookup_lu', id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const missing = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ username: 'nobody_at_all' }) });
+    expect(missing.status).toBe(404);
+  });
+});
