@@ -1,7 +1,7 @@
 // The accounts subgraph against a real PostgreSQL: stored passwords, issued tokens, the
 // published keys and the bootstrap admin.
 
-import { type Listening, listen } from '@giftpay/common';
+import { type Listening, listen, SERVICE_TOKEN_HEADER } from '@giftpay/common';
 import { createTestDatabase, type TestDatabase, testEnv } from '@giftpay/testing';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
