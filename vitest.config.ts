@@ -15,6 +15,7 @@ const roots = ['gateway', 'subgraphs/*', 'packages/*', 'scripts'].map((root) => 
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   test: {
+    reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
         extends: true,

@@ -17,7 +17,19 @@ if (existsSync(resolve(root, '.env'))) process.loadEnvFile(resolve(root, '.env')
 
 const env = process.env;
 const dataDir = resolve(root, env.DATA_DIR?.trim() || '.data');
-const gatewayPort = env.GATEWAY_PORT?.trim() || '4000';
+
+/** A port from the environment, refused with a message naming the variable (0 cannot be found by the others). */
+function portOf(name: string, fallback: number): number {
+  const value = env[name]?.trim() || String(fallback);
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    console.error(`Invalid configuration: ${name} must be a port from 1 to 65535, got "${value}"`);
+    process.exit(1);
+  }
+  return port;
+}
+
+const gatewayPort = portOf('GATEWAY_PORT', 4000);
 const tty = process.stdout.isTTY;
 const COLORS: Record<string, string> = { postgres: '90', accounts: '36', wallet: '33', 'gift-cards': '35', gateway: '32', start: '1' };
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -99,7 +111,7 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
 
 let databaseUrl = env.DATABASE_URL?.trim();
 if (!databaseUrl) {
-  const postgresPort = Number(env.EMBEDDED_POSTGRES_PORT?.trim() || '5433');
+  const postgresPort = portOf('EMBEDDED_POSTGRES_PORT', 5433);
   say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${postgresPort} with data in ${resolve(dataDir, 'postgres')}`);
   try {
     database = await startEmbeddedPostgres({
@@ -119,11 +131,10 @@ if (!databaseUrl) {
 }
 
 // Services find each other on this machine: derive their URLs from the ports unless given.
-const port = (name: string, fallback: string) => env[name]?.trim() || fallback;
 const serviceUrls = {
-  ACCOUNTS_URL: env.ACCOUNTS_URL?.trim() || `http://127.0.0.1:${port('ACCOUNTS_PORT', '4001')}`,
-  WALLET_URL: env.WALLET_URL?.trim() || `http://127.0.0.1:${port('WALLET_PORT', '4002')}`,
-  GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://127.0.0.1:${port('GIFT_CARDS_PORT', '4003')}`,
+  ACCOUNTS_URL: env.ACCOUNTS_URL?.trim() || `http://127.0.0.1:${portOf('ACCOUNTS_PORT', 4001)}`,
+  WALLET_URL: env.WALLET_URL?.trim() || `http://127.0.0.1:${portOf('WALLET_PORT', 4002)}`,
+  GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://127.0.0.1:${portOf('GIFT_CARDS_PORT', 4003)}`,
 };
 
 for (const service of services) {

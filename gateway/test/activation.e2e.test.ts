@@ -197,6 +197,19 @@ describe('activateGiftCard through the gateway', () => {
   });
 });
 
+describe('connections', () => {
+  it('refuses `first` outside 1 to 100 and a cursor this API did not issue with BAD_USER_INPUT', async () => {
+    const user = await stack.signUp();
+    const forged = Buffer.from(JSON.stringify(['not-a-number'])).toString('base64url');
+    for (const args of ['first: 0', 'first: 101', 'after: "garbage"', `after: "${forged}"`]) {
+      const history = await stack.graphql(`{ me { wallet { transactions(${args}) { edges { cursor } } } } }`, { token: user.token });
+      expect(history.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const cards = await stack.graphql(`{ giftCards(${args}) { edges { cursor } } }`, { token: admin.token });
+      expect(cards.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+  });
+});
+
 describe('who may do what', () => {
   it('refuses an anonymous activation with UNAUTHENTICATED', async () => {
     const result = await stack.graphql(ACTIVATE, { variables: { code: 'ABCDEF' } });

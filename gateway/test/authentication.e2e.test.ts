@@ -168,6 +168,16 @@ describe('a subgraph called directly trusts nothing it did not verify', () => {
     expect(balance.data?.me.wallet.balance.amount).toBe('0');
   });
 
+  it('refuses an internal credit amount beyond a 64-bit integer with 400, even with the credential', async () => {
+    const response = await fetch(`${stack.wallet.listening.url}/internal/credits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: String(stack.env.INTERNAL_API_TOKEN) },
+      body: JSON.stringify({ ownerId: user.userId, amountMinor: '9999999999999999999', currencyCode: 'IRR', description: 'overflow', idempotencyKey: 'big' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
   it('does not expose the internal credit through the gateway', async () => {
     const viaPath = await fetch(`${stack.gatewayUrl}/internal/credits`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(viaPath.status).toBe(404);

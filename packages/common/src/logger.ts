@@ -1,5 +1,5 @@
-// Structured JSON logs (pino). Tokens, passwords and codes are redacted wherever they appear
-// in a logged object.
+// Structured JSON logs (pino). Tokens, passwords and gift-card codes are redacted where a
+// logged object may hold them; `err.code` (a SQLSTATE, say) stays readable.
 
 import { type Logger, pino } from 'pino';
 
@@ -12,7 +12,19 @@ export function createLogger(service: string, level: string): Logger {
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['authorization', 'headers.authorization', 'req.headers.authorization', '*.password', 'password', '*.token', 'token', '*.code', 'variables.*'],
+      paths: [
+        'authorization',
+        'headers.authorization',
+        'req.headers.authorization',
+        '*.password',
+        'password',
+        '*.token',
+        'token',
+        'input.code',
+        'variables.code',
+        'variables.input.code',
+        'variables.input.password',
+      ],
       censor: '[redacted]',
     },
   });

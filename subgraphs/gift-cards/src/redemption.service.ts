@@ -1,7 +1,7 @@
 // Redeeming a card: the claim (one transaction: a redemption row that also records the
 // credit owed, and one conditional increment of the card's counter), then the credit sent
 // to the wallet under a key derived from the redemption, and a relay that retries owed
-// credits until the wallet confirms them. See docs/gift-cards.md.
+// credits until the wallet confirms them. See docs/architecture.md.
 
 import { GiftCardAlreadyRedeemedError, GiftCardNotFoundError, type Logger } from '@giftpay/common';
 import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';

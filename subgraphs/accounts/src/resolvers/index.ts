@@ -1,6 +1,6 @@
 // Thin resolvers: arguments in, service call, result out.
 
-import { ForbiddenError, hasRole, type SubgraphContext } from '@giftpay/common';
+import { ForbiddenError, hasRole, requireUser, type SubgraphContext } from '@giftpay/common';
 import type { AccountsService } from '../accounts.service.ts';
 import type { UserRow } from '../db/schema.ts';
 
@@ -16,7 +16,8 @@ export function createResolvers(accounts: AccountsService) {
     User: {
       // Another subgraph may ask for a user's name and roles only on that user's (or an admin's) behalf.
       async __resolveReference(ref: { id: string }, ctx: SubgraphContext): Promise<UserRow | null> {
-        if (ctx.principal?.userId !== ref.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own account.');
+        const principal = requireUser(ctx.principal);
+        if (principal.userId !== ref.id && !hasRole(principal, 'admin')) throw new ForbiddenError('You may only see your own account.');
         return (await accounts.findById(ref.id)) ?? null;
       },
     },

@@ -4,7 +4,7 @@ import {
   checkFirst,
   DateTimeScalar,
   DecimalScalar,
-  decodeCursor,
+  decodeSeqCursor,
   encodeCursor,
   ForbiddenError,
   hasRole,
@@ -31,10 +31,6 @@ function signedIn(ctx: SubgraphContext) {
   return ctx.principal;
 }
 
-function afterSeq(after: string | null | undefined): bigint | null {
-  return after ? BigInt(decodeCursor(after, 1)[0] ?? '0') : null;
-}
-
 export function createResolvers(cards: GiftCardsService, redemptionService: RedemptionService) {
   return {
     Decimal: DecimalScalar,
@@ -43,7 +39,7 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
       giftCard: (_: unknown, { id }: { id: string }) => cards.findById(id),
       async giftCards(_: unknown, args: { first?: number | null; after?: string | null }) {
         const first = checkFirst(args.first, 20);
-        return toConnection(await cards.list(first, afterSeq(args.after)), first, (card) => encodeCursor([card.seq]));
+        return toConnection(await cards.list(first, decodeSeqCursor(args.after)), first, (card) => encodeCursor([card.seq]));
       },
     },
     Mutation: {
@@ -69,7 +65,7 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
       async giftCardRedemptions(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: SubgraphContext) {
         if (ctx.principal?.userId !== user.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own redemptions.');
         const first = checkFirst(args.first, 10);
-        return toConnection(await cards.redemptionsOf(user.id, first, afterSeq(args.after)), first, (row) => encodeCursor([row.seq]));
+        return toConnection(await cards.redemptionsOf(user.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
       },
     },
     GiftCard: {

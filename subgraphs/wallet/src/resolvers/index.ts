@@ -5,7 +5,7 @@ import {
   checkFirst,
   DateTimeScalar,
   DecimalScalar,
-  decodeCursor,
+  decodeSeqCursor,
   encodeCursor,
   ForbiddenError,
   hasRole,
@@ -55,8 +55,7 @@ export function createResolvers(ledger: Ledger) {
       balance: (wallet: WalletRow) => toMoneyObject(wallet.balance, wallet.currencyCode),
       async transactions(wallet: WalletRow, args: { first?: number | null; after?: string | null }) {
         const first = checkFirst(args.first, 10);
-        const beforeSeq = args.after ? BigInt(decodeCursor(args.after, 1)[0] ?? '0') : null;
-        const rows = await ledger.listEntries(wallet.id, first, beforeSeq);
+        const rows = await ledger.listEntries(wallet.id, first, decodeSeqCursor(args.after));
         return toConnection(rows, first, (row) => encodeCursor([row.seq]));
       },
     },
