@@ -59,7 +59,8 @@ export function envUrl(env: Env, name: string, fallback: string): string {
     }
     return value.replace(/\/+$/, '');
   } catch {
-    throw new ConfigError(name, `must be an http(s) or postgres URL, got "${value}"`);
+    // The value is not repeated: a database URL may hold a password.
+    throw new ConfigError(name, 'must be an http(s) or postgres URL');
   }
 }
 
@@ -100,6 +101,7 @@ const ALLOWED_JWT_ALGORITHMS = new Set(['EdDSA', 'ES256', 'ES384', 'RS256', 'PS2
 
 export function loadCommonConfig(env: Env): CommonConfig {
   const algorithms = envList(env, 'JWT_ALGORITHMS', ['EdDSA', 'ES256']);
+  if (algorithms.length === 0) throw new ConfigError('JWT_ALGORITHMS', 'must name at least one algorithm');
   for (const algorithm of algorithms) {
     if (!ALLOWED_JWT_ALGORITHMS.has(algorithm)) {
       throw new ConfigError('JWT_ALGORITHMS', `may only name asymmetric algorithms (${[...ALLOWED_JWT_ALGORITHMS].join(', ')}), got "${algorithm}"`);

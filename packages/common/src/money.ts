@@ -36,7 +36,8 @@ export function supportedCurrencies(): string[] {
 }
 
 export function minorUnitsOf(currencyCode: string): number {
-  const digits = MINOR_UNITS[currencyCode];
+  // Own keys only: `toString` or `constructor` are on every object, and are no currency.
+  const digits = Object.hasOwn(MINOR_UNITS, currencyCode) ? MINOR_UNITS[currencyCode] : undefined;
   if (digits === undefined) {
     throw new BadUserInputError(`Unsupported currency "${currencyCode}". Supported: ${supportedCurrencies().join(', ')}.`);
   }

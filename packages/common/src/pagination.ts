@@ -28,11 +28,14 @@ export function decodeCursor(cursor: string, arity: number): string[] {
   throw new BadUserInputError('`after` is not a cursor this API issued.');
 }
 
+/** The largest PostgreSQL bigint: no sequence number is above it. */
+const MAX_SEQ = 9_223_372_036_854_775_807n;
+
 /** Decodes a cursor made by `encodeCursor([seq])`: a non-negative integer, or BAD_USER_INPUT. */
 export function decodeSeqCursor(cursor: string | null | undefined): bigint | null {
   if (cursor === null || cursor === undefined) return null;
   const [seq] = decodeCursor(cursor, 1);
-  if (seq === undefined || !/^\d{1,19}$/.test(seq)) throw new BadUserInputError('`after` is not a cursor this API issued.');
+  if (seq === undefined || !/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_SEQ) throw new BadUserInputError('`after` is not a cursor this API issued.');
   return BigInt(seq);
 }
 

@@ -28,10 +28,21 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
   },
 });
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** True when every field names a real calendar value: no 30 February, no 24:00, no +25:00. */
+function isRealInstant(match: RegExpExecArray): boolean {
+  // Absent optional parts (seconds, offset) count as 0.
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = match
+    .slice(1)
+    .map((part) => (part === undefined ? 0 : Number(part)));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour < 24 && minute < 60 && second < 60 && offsetHours < 24 && offsetMinutes < 60;
+}
 
 function parseInstant(value: unknown): Date {
-  if (typeof value === 'string' && ISO_INSTANT.test(value)) {
+  const match = typeof value === 'string' ? ISO_INSTANT.exec(value) : null;
+  if (typeof value === 'string' && match && isRealInstant(match)) {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime())) return date;
   }

@@ -10,17 +10,17 @@ export type Operation = 'credit' | 'spend' | 'transfer';
 export const MAX_DESCRIPTION_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
-export function checkDescription(description: string): string {
-  const trimmed = description.trim();
-  if (trimmed === '' || trimmed.length > MAX_DESCRIPTION_LENGTH) {
-    throw new BadUserInputError(`A description is 1 to ${MAX_DESCRIPTION_LENGTH} characters.`);
-  }
-  return trimmed;
-}
-
 function hasControlCharacter(text: string): boolean {
   for (const char of text) if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) return true;
   return false;
+}
+
+export function checkDescription(description: string): string {
+  const trimmed = description.trim();
+  if (trimmed === '' || trimmed.length > MAX_DESCRIPTION_LENGTH || hasControlCharacter(trimmed)) {
+    throw new BadUserInputError(`A description is 1 to ${MAX_DESCRIPTION_LENGTH} printable characters.`);
+  }
+  return trimmed;
 }
 
 export function checkIdempotencyKey(key: string): string {

@@ -1,0 +1,185 @@
+// Property tests of the ledger against a real PostgreSQL: random sequences of credits,
+// spends, transfers and retries, checked against a model when run one by one, and against
+// the invariants (no money made or lost, nothing negative, chains intact) when run at once.
+
+import { randomUUID } from 'node:crypto';
+import { connectDatabase } from '@giftpay/common';
+import { createTestDatabase, type TestDatabase } from '@giftpay/testing';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as schema from '../src/db/schema.ts';
+import { createLedger, type Ledger } from '../src/ledger.service.ts';
+
+let database: TestDatabase;
+let ledger: Ledger;
+let close: () => Promise<void>;
+const userIdsByName = new Map<string, string>();
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const connection = connectDatabase(database.url, schema, { applicationName: 'ledger-property-test', maxConnections: 20 });
+  close = connection.close;
+  ledger = createLedger({ db: connection.db, defaultCurrency: 'IRR', findUserIdByUsername: async (name) => userIdsByName.get(name) ?? null });
+});
+
+afterAll(async () => {
+  await close?.();
+});
+
+type Step =
+  | { kind: 'credit'; user: number; amount: number }
+  | { kind: 'spend'; user: number; amount: number }
+  | { kind: 'transfer'; user: number; to: number; amount: number }
+  /** Sends step `of` again with the same key and input: it must change nothing. */
+  | { kind: 'retry'; of: number }
+  /** Sends step `of`'s key with another amount: it must be refused. */
+  | { kind: 'reuse'; of: number };
+
+const USERS = 4;
+const amount = fc.integer({ min: 1, max: 400 });
+const user = fc.integer({ min: 0, max: USERS - 1 });
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('credit' as const), user, amount }),
+  fc.record({ kind: fc.constant('spend' as const), user, amount }),
+  fc.record({ kind: fc.constant('transfer' as const), user, to: user, amount }),
+  fc.record({ kind: fc.constant('retry' as const), of: fc.nat() }),
+  fc.record({ kind: fc.constant('reuse' as const), of: fc.nat() }),
+);
+
+interface World {
+  readonly ids: string[];
+  readonly names: string[];
+}
+
+function newWorld(): World {
+  const ids = Array.from({ length: USERS }, () => randomUUID());
+  const names = ids.map((id) => `p_${id.slice(0, 12)}`);
+  names.forEach((name, index) => userIdsByName.set(name, ids[index] as string));
+  return { ids, names };
+}
+
+/** The request a step sends, resolving retries to the step they repeat. */
+function requestOf(steps: Step[], index: number): { step: Exclude<Step, { kind: 'retry' | 'reuse' }>; key: string; amountDelta: number } | null {
+  const current = steps[index];
+  if (!current) return null;
+  if (current.kind === 'retry' || current.kind === 'reuse') {
+    const earlier = index === 0 ? null : requestOf(steps, current.of % index);
+    if (!earlier) return null;
+    return { ...earlier, amountDelta: current.kind === 'reuse' ? 1 : 0 };
+  }
+  return { step: current, key: `step-${index}`, amountDelta: 0 };
+}
+
+async function send(world: World, steps: Step[], index: number): Promise<string | null> {
+  const request = requestOf(steps, index);
+  if (!request) return 'skipped';
+  const { step: s, key, amountDelta } = request;
+  const money = { minor: BigInt(s.amount + amountDelta), currencyCode: 'IRR' };
+  const owner = world.ids[s.user] as string;
+  try {
+    if (s.kind === 'credit') await ledger.credit({ ownerId: owner, amount: money, description: 'gift', idempotencyKey: key, scope: `credit:${owner}` });
+    else if (s.kind === 'spend') await ledger.spend({ ownerId: owner, amount: money, description: 'shop', idempotencyKey: key });
+    else {
+      const to = s.to === s.user ? (s.user + 1) % USERS : s.to;
+      await ledger.transfer({
+        ownerId: owner,
+        senderUsername: world.names[s.user] as string,
+        toUsername: world.names[to] as string,
+        amount: money,
+        idempotencyKey: key,
+      });
+    }
+    return null;
+  } catch (error) {
+    return (error as { code?: string }).code ?? `unexpected: ${String(error)}`;
+  }
+}
+
+async function balances(world: World): Promise<bigint[]> {
+  return Promise.all(world.ids.map(async (id) => (await ledger.ensureWallet(id)).balance));
+}
+
+async function expectInvariants(world: World): Promise<void> {
+  const wallets = await database.sql`select id from wallet.wallets where owner_id in ${database.sql(world.ids)}`;
+  const ids = wallets.map((row) => row.id as string);
+  const [sums] = await database.sql`
+    select
+      (select count(*) from wallet.wallets w where w.id in ${database.sql(ids)} and w.balance <> (
+        select coalesce(sum(case when kind = 'CREDIT' then amount else -amount end), 0) from wallet.ledger_entries e where e.wallet_id = w.id))::int as mismatched,
+      (select count(*) from (
+        select balance_after, lag(balance_after, 1, 0::bigint) over (partition by wallet_id order by seq)
+          + case when kind = 'CREDIT' then amount else -amount end as expected
+        from wallet.ledger_entries where wallet_id in ${database.sql(ids)}) chained where balance_after <> expected)::int as broken,
+      (select count(*) from wallet.ledger_entries where wallet_id in ${database.sql(ids)} and balance_after < 0)::int as negative`;
+  expect(sums).toEqual({ mismatched: 0, broken: 0, negative: 0 });
+}
+
+describe('the ledger under random operations', () => {
+  it('matches a simple model, step by step: balances, refusals and retries', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), async (steps) => {
+        const world = newWorld();
+        const model = Array.from({ length: USERS }, () => 0n);
+        const applied = new Set<string>();
+        for (let index = 0; index < steps.length; index += 1) {
+          const request = requestOf(steps, index);
+          const outcome = await send(world, steps, index);
+          if (!request) continue;
+          const { step: s, key, amountDelta } = request;
+          const current = steps[index] as Step;
+          if (current.kind === 'reuse') {
+            // The key is taken only if the first request went through; otherwise this is a fresh request.
+            if (applied.has(key)) {
+              expect(outcome).toBe('IDEMPOTENCY_KEY_REUSED');
+              continue;
+            }
+          }
+          if (current.kind === 'retry' && applied.has(key)) {
+            expect(outcome).toBeNull();
+            continue;
+          }
+          const value = BigInt(s.amount + amountDelta);
+          const from = s.user;
+          if (s.kind === 'credit') {
+            expect(outcome).toBeNull();
+            model[from] = (model[from] ?? 0n) + value;
+          } else if ((model[from] ?? 0n) < value) {
+            expect(outcome).toBe('INSUFFICIENT_FUNDS');
+            continue;
+          } else {
+            expect(outcome).toBeNull();
+            model[from] = (model[from] ?? 0n) - value;
+            if (s.kind === 'transfer') {
+              const to = s.to === s.user ? (s.user + 1) % USERS : s.to;
+              model[to] = (model[to] ?? 0n) + value;
+            }
+          }
+          applied.add(key);
+        }
+        expect(await balances(world)).toEqual(model);
+        await expectInvariants(world);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('keeps every invariant when the same random operations all run at once', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps) => {
+        const world = newWorld();
+        const outcomes = await Promise.all(steps.map((_, index) => send(world, steps, index)));
+        for (const outcome of outcomes) expect([null, 'skipped', 'INSUFFICIENT_FUNDS', 'IDEMPOTENCY_KEY_REUSED']).toContain(outcome);
+        // Money only enters through credits and leaves through spends: transfers move it.
+        const [flows] = await database.sql`
+          select
+            coalesce(sum(case when operation = 'credit' then amount else 0 end), 0)::bigint as credited,
+            coalesce(sum(case when operation = 'spend' then amount else 0 end), 0)::bigint as spent
+          from wallet.ledger_entries e join wallet.wallets w on w.id = e.wallet_id where w.owner_id in ${database.sql(world.ids)}`;
+        const total = (await balances(world)).reduce((sum, balance) => sum + balance, 0n);
+        expect(total).toBe(BigInt(flows?.credited) - BigInt(flows?.spent));
+        await expectInvariants(world);
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
