@@ -8,6 +8,7 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import {
   bearerToken,
+  CONTRACT_ERROR_CODES,
   createErrorFormatter,
   createHttpApp,
   createLogger,
@@ -19,6 +20,7 @@ import {
   type TokenVerifier,
   UnauthenticatedError,
 } from '@giftpay/common';
+import { GraphQLError } from 'graphql';
 import type { GatewayConfig } from './config.ts';
 
 export interface GatewayContext {
@@ -32,6 +34,27 @@ export interface GatewayServer {
   readonly server: Server;
   readonly logger: Logger;
   close(): Promise<void>;
+}
+
+/**
+ * A subgraph answers a request it refuses as a whole (a malformed variable, say) with HTTP
+ * 400 and a GraphQL error body, as GraphQL over HTTP says. Apollo's data source would turn
+ * that into a bare "400: Bad Request"; this one keeps the subgraph's own error when it carries
+ * a contract code, and leaves anything else to be masked.
+ */
+type FetcherResponse = Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0];
+
+class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
+    const fallback = await super.errorFromResponse(response);
+    const body = (fallback.extensions.response as { body?: unknown } | undefined)?.body;
+    const first = (body as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] } | undefined)?.errors?.[0];
+    const code = first?.extensions?.code;
+    if (typeof code === 'string' && CONTRACT_ERROR_CODES.has(code) && typeof first?.message === 'string') {
+      return new GraphQLError(first.message, { extensions: { code } });
+    }
+    return fallback;
+  }
 }
 
 /** Query parameters that would carry a token in a URL, where logs and proxies keep it. */
@@ -61,7 +84,7 @@ export async function createServer({
     supergraphSdl: readFileSync(config.supergraphPath, 'utf8'),
     buildService({ name, url }) {
       const base = subgraphUrls[name];
-      return new RemoteGraphQLDataSource<GatewayContext>({
+      return new SubgraphDataSource({
         url: base ? `${base}/graphql` : url,
         willSendRequest({ request, context }) {
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
