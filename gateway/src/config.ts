@@ -13,6 +13,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly maxBodyBytes: number;
   readonly introspection: boolean;
   readonly healthTimeoutMs: number;
+  /** Take the client address from X-Forwarded-For (behind a load balancer) instead of the socket. */
+  readonly trustProxy: boolean;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -32,5 +34,6 @@ export function loadConfig(env: Env): GatewayConfig {
     maxBodyBytes: envInt(env, 'MAX_BODY_BYTES', 100_000, { min: 1024, max: 10_000_000 }),
     introspection: envBoolean(env, 'INTROSPECTION', common.mode !== 'production'),
     healthTimeoutMs: envInt(env, 'HEALTH_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
+    trustProxy: envBoolean(env, 'TRUST_PROXY', false),
   });
 }

@@ -8,6 +8,7 @@ import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import {
   bearerToken,
+  CLIENT_ADDRESS_HEADER,
   CONTRACT_ERROR_CODES,
   createErrorFormatter,
   createHttpApp,
@@ -27,6 +28,7 @@ export interface GatewayContext {
   readonly requestId: string;
   readonly token: string | null;
   readonly principal: Principal | null;
+  readonly clientAddress: string;
   readonly logger: Logger;
 }
 
@@ -90,6 +92,8 @@ export async function createServer({
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
           if (context.token) request.http?.headers.set('authorization', `Bearer ${context.token}`);
           if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
+          // Always set, so a client cannot choose the address its attempts are counted under.
+          request.http?.headers.set(CLIENT_ADDRESS_HEADER, context.clientAddress);
         },
       });
     },
@@ -128,7 +132,10 @@ export async function createServer({
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
       const principal = token ? await verifier.verify(token) : null;
-      return { requestId: request.requestId, token, principal, logger: logger.child({ requestId: request.requestId }) };
+      const forwardedFor = request.headers['x-forwarded-for'];
+      const proxied = config.trustProxy && typeof forwardedFor === 'string' ? forwardedFor.split(',')[0]?.trim() : undefined;
+      const clientAddress = proxied || request.remoteAddress || 'unknown';
+      return { requestId: request.requestId, token, principal, clientAddress, logger: logger.child({ requestId: request.requestId }) };
     },
   });
 

@@ -84,6 +84,8 @@ export function envMode(env: Env): RuntimeMode {
 /** Settings every service shares: where it listens, its database, logging and the token rules. */
 export interface CommonConfig {
   readonly mode: RuntimeMode;
+  /** Length of the window in which failed attempts (codes, passwords) are counted. */
+  readonly rateLimitWindowSeconds: number;
   readonly host: string;
   readonly dataDir: string;
   readonly logLevel: string;
@@ -109,6 +111,7 @@ export function loadCommonConfig(env: Env): CommonConfig {
   }
   return {
     mode: envMode(env),
+    rateLimitWindowSeconds: envInt(env, 'RATE_LIMIT_WINDOW_SECONDS', 900, { min: 1, max: 86_400 }),
     host: envString(env, 'HOST', '127.0.0.1'),
     dataDir: envString(env, 'DATA_DIR', '.data'),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),

@@ -1,4 +1,6 @@
 // @giftpay/common: what every GiftPay service shares.
+
+export * from './attempt-limiter.ts';
 export * from './auth.ts';
 export * from './authorization.ts';
 export * from './config.ts';

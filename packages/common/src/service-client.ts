@@ -6,6 +6,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 export const SERVICE_TOKEN_HEADER = 'x-giftpay-service-token';
 
+/** The address of the client the gateway serves, passed to subgraphs for per-address limits. */
+export const CLIENT_ADDRESS_HEADER = 'x-giftpay-client-address';
+
 export function serviceTokenMatches(given: string | string[] | undefined, expected: string): boolean {
   if (typeof given !== 'string' || given === '') return false;
   // Hash both sides first so the comparison takes the same time whatever the lengths.

@@ -14,12 +14,15 @@ import type { RuntimeMode } from './config.ts';
 import { createErrorFormatter, errorLoggingPlugin } from './errors.ts';
 import { createHttpApp, type JsonRoute, type RequestInfo } from './http.ts';
 import type { Logger } from './logger.ts';
+import { CLIENT_ADDRESS_HEADER } from './service-client.ts';
 
 export interface SubgraphContext {
   readonly requestId: string;
   readonly principal: Principal | null;
   /** The caller's raw bearer token, for calls this subgraph makes on the caller's behalf. */
   readonly token: string | null;
+  /** The end client's address as the gateway saw it (or the direct caller's), for per-address limits. */
+  readonly clientAddress: string | null;
   readonly logger: Logger;
 }
 
@@ -74,7 +77,9 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
       const principal = token ? await options.verifier.verify(token) : null;
-      return { requestId: request.requestId, principal, token, logger: logger.child({ requestId: request.requestId }) };
+      const forwarded = request.headers[CLIENT_ADDRESS_HEADER];
+      const clientAddress = (typeof forwarded === 'string' && forwarded !== '' ? forwarded : request.remoteAddress) || null;
+      return { requestId: request.requestId, principal, token, clientAddress, logger: logger.child({ requestId: request.requestId }) };
     },
   });
   return {

@@ -1,7 +1,16 @@
 // Sign-up, log-in and user look-ups: the accounts subgraph's behaviour, independent of GraphQL.
 
-import { InvalidCredentialsError, isUniqueViolation, type Principal, type Role, UsernameTakenError } from '@giftpay/common';
-import { eq, sql } from 'drizzle-orm';
+import {
+  type AttemptLimit,
+  type AttemptSubject,
+  createAttemptLimiter,
+  InvalidCredentialsError,
+  isUniqueViolation,
+  type Principal,
+  type Role,
+  UsernameTakenError,
+} from '@giftpay/common';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type UserRow, users } from './db/schema.ts';
@@ -19,8 +28,17 @@ export function principalOf(user: UserRow): Principal {
   return { userId: user.id, username: user.username, roles: user.roles.filter((role): role is Role => role === 'user' || role === 'admin') };
 }
 
-export function createAccountsService(deps: { db: PostgresJsDatabase<typeof schema>; hasher: PasswordHasher; signer: TokenSigner }) {
+export interface AccountsDeps {
+  readonly db: PostgresJsDatabase<typeof schema>;
+  readonly hasher: PasswordHasher;
+  readonly signer: TokenSigner;
+  readonly failedLogins: { readonly perUsername: AttemptLimit; readonly perAddress: AttemptLimit };
+}
+
+export function createAccountsService(deps: AccountsDeps) {
   const { db, hasher, signer } = deps;
+  const limiter = createAttemptLimiter(['accounts', 'attempt_counters']);
+  const execute = (query: SQL) => db.execute(query);
 
   async function issueToken(user: UserRow): Promise<AuthResult> {
     return { token: await signer.sign(principalOf(user)), expiresIn: signer.ttlSeconds, user };
@@ -44,14 +62,15 @@ export function createAccountsService(deps: { db: PostgresJsDatabase<typeof sche
       }
     },
 
-    async logIn(input: { username: string; password: string }): Promise<AuthResult> {
-      const user = await db.query.users.findFirst({ where: eq(users.usernameKey, usernameKey(input.username)) });
-      if (!user) {
-        // Same work, same answer as a wrong password, so usernames cannot be probed.
-        await hasher.verifyDummy(input.password);
-        throw new InvalidCredentialsError();
-      }
-      if (!(await hasher.verify(user.passwordHash, input.password))) throw new InvalidCredentialsError();
+    async logIn(input: { username: string; password: string }, clientAddress: string | null = null): Promise<AuthResult> {
+      const key = usernameKey(input.username);
+      const subjects: AttemptSubject[] = [{ key: `login:${key}`, limit: deps.failedLogins.perUsername }];
+      if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.failedLogins.perAddress });
+      await limiter.check(execute, subjects);
+      const user = await db.query.users.findFirst({ where: eq(users.usernameKey, key) });
+      // An unknown user costs the same work and gets the same answer as a wrong password, so usernames cannot be probed.
+      const valid = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyDummy(input.password).then(() => false);
+      if (!user || !valid) throw (await limiter.recordFailure(execute, subjects)) ?? new InvalidCredentialsError();
       return issueToken(user);
     },
 

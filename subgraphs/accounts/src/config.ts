@@ -1,7 +1,17 @@
 // The accounts subgraph's configuration, parsed once from the environment.
 
 import { randomBytes } from 'node:crypto';
-import { type CommonConfig, ConfigError, type Env, envInt, envOptional, envRequired, loadCommonConfig, loadOrCreateDevSecret } from '@giftpay/common';
+import {
+  type AttemptLimit,
+  type CommonConfig,
+  ConfigError,
+  type Env,
+  envInt,
+  envOptional,
+  envRequired,
+  loadCommonConfig,
+  loadOrCreateDevSecret,
+} from '@giftpay/common';
 import { generateSigningKeyPem } from './token-signer.ts';
 
 export interface AccountsConfig extends CommonConfig {
@@ -13,6 +23,8 @@ export interface AccountsConfig extends CommonConfig {
   readonly passwordHash: { readonly memoryKiB: number; readonly iterations: number };
   readonly internalApiToken: string;
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
+  /** Wrong passwords allowed per window before RATE_LIMITED. */
+  readonly failedLogins: { readonly perUsername: AttemptLimit; readonly perAddress: AttemptLimit };
 }
 
 export function loadConfig(env: Env): AccountsConfig {
@@ -43,6 +55,10 @@ export function loadConfig(env: Env): AccountsConfig {
       iterations: envInt(env, 'PASSWORD_HASH_ITERATIONS', 2, { min: 1, max: 10 }),
     }),
     internalApiToken,
+    failedLogins: Object.freeze({
+      perUsername: { max: envInt(env, 'FAILED_LOGINS_PER_USERNAME', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },
+      perAddress: { max: envInt(env, 'FAILED_LOGINS_PER_ADDRESS', 50, { min: 1, max: 1_000_000 }), windowSeconds: common.rateLimitWindowSeconds },
+    }),
     bootstrapAdmin: adminUsername && adminPassword ? Object.freeze({ username: adminUsername, password: adminPassword }) : null,
   });
 }

@@ -45,7 +45,7 @@ export async function createServer({
     ttlSeconds: config.tokenTtlSeconds,
   });
   const hasher = await createPasswordHasher(config.passwordHash);
-  const accounts = createAccountsService({ db: database.db, hasher, signer });
+  const accounts = createAccountsService({ db: database.db, hasher, signer, failedLogins: config.failedLogins });
   if (config.bootstrapAdmin) {
     const admin = await accounts.ensureAdmin(config.bootstrapAdmin);
     logger.info({ userId: admin.id, username: admin.username }, 'bootstrap admin is present');

@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  type AttemptLimit,
   type CommonConfig,
   ConfigError,
   type Env,
@@ -26,6 +27,8 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly codeKey: string;
   readonly walletCreditTimeoutMs: number;
   readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number };
+  /** Wrong codes allowed per window before RATE_LIMITED. */
+  readonly failedActivations: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
 }
 
 export function loadConfig(env: Env): GiftCardsConfig {
@@ -53,6 +56,10 @@ export function loadConfig(env: Env): GiftCardsConfig {
     internalApiToken: secret('INTERNAL_API_TOKEN', 'internal-api-token'),
     codeKey: secret('GIFT_CARD_CODE_KEY', 'gift-card-code-key'),
     walletCreditTimeoutMs: envInt(env, 'WALLET_CREDIT_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
+    failedActivations: Object.freeze({
+      perUser: { max: envInt(env, 'FAILED_ACTIVATIONS_PER_USER', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },
+      perAddress: { max: envInt(env, 'FAILED_ACTIVATIONS_PER_ADDRESS', 50, { min: 1, max: 1_000_000 }), windowSeconds: common.rateLimitWindowSeconds },
+    }),
     relay: Object.freeze({
       intervalMs: envInt(env, 'CREDIT_RELAY_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
       batchSize: envInt(env, 'CREDIT_RELAY_BATCH_SIZE', 50, { min: 1, max: 1000 }),

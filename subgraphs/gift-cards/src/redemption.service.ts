@@ -3,8 +3,16 @@
 // to the wallet under a key derived from the redemption, and a relay that retries owed
 // credits until the wallet confirms them. See docs/architecture.md.
 
-import { GiftCardAlreadyRedeemedError, GiftCardNotFoundError, type Logger } from '@giftpay/common';
-import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import {
+  type AttemptLimit,
+  type AttemptSubject,
+  createAttemptLimiter,
+  DomainError,
+  GiftCardAlreadyRedeemedError,
+  GiftCardNotFoundError,
+  type Logger,
+} from '@giftpay/common';
+import { and, eq, gt, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
@@ -21,6 +29,7 @@ export interface Activation {
 
 export interface RedemptionDeps {
   readonly db: Db;
+  readonly limits: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
   readonly wallet: WalletClient;
   readonly codeKey: string;
   readonly logger: Logger;
@@ -35,12 +44,27 @@ export function creditKeyOf(redemptionId: string): string {
 
 export function createRedemptionService(deps: RedemptionDeps) {
   const { db, logger } = deps;
+  const limiter = createAttemptLimiter(['gift_cards', 'attempt_counters']);
 
-  async function claim(userId: string, code: string): Promise<Activation> {
-    const codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
-    return db.transaction(async (tx) => {
+  async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
+    const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
+    if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
+    const outcome = await db.transaction(async (tx): Promise<Activation | { wrongCode: DomainError }> => {
+      const execute = (query: SQL) => tx.execute(query);
+      // One user's activations run one at a time, so the per-user limit is exact even for many
+      // concurrent requests or aliased fields; different users never wait for each other here.
+      await execute(sql`select pg_advisory_xact_lock(hashtextextended(${`activate:${userId}`}, 0))`);
+      await limiter.check(execute, subjects);
+      let codeHash: string;
+      try {
+        codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        return { wrongCode: (await limiter.recordFailure(execute, subjects)) ?? error };
+      }
       const card = await tx.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
-      if (!card) throw new GiftCardNotFoundError();
+      // A wrong code is counted in this transaction, which commits: the count outlives the refusal.
+      if (!card) return { wrongCode: (await limiter.recordFailure(execute, subjects)) ?? new GiftCardNotFoundError() };
       // The per-user rule first, on the unique (card, user) index: a repeat waits for and
       // then collides with the first claim, without touching the card's hot row.
       const [redemption] = await tx
@@ -75,6 +99,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
       }
       return { giftCard: claimed, redemption };
     });
+    if ('wrongCode' in outcome) throw outcome.wrongCode;
+    return outcome;
   }
 
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
@@ -111,8 +137,9 @@ export function createRedemptionService(deps: RedemptionDeps) {
 
   return {
     /** Claims the card for the user and tries the credit at once; the credit may stay PENDING for the relay. */
-    async activate(userId: string, code: string, requestId?: string): Promise<Activation> {
-      const activation = await claim(userId, code);
+    async activate(userId: string, code: string, request: { requestId?: string; clientAddress?: string | null } = {}): Promise<Activation> {
+      const activation = await claim(userId, code, request.clientAddress ?? null);
+      const { requestId } = request;
       const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption };
     },

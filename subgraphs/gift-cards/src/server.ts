@@ -38,6 +38,7 @@ export async function createServer({
     codeKey: config.codeKey,
     logger,
     leaseMs: config.relay.leaseMs,
+    limits: config.failedActivations,
     batchSize: config.relay.batchSize,
   });
   const app = await createSubgraphApp({

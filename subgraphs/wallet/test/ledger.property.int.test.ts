@@ -54,7 +54,7 @@ interface World {
 function newWorld(): World {
   const ids = Array.from({ length: USERS }, () => randomUUID());
   const names = ids.map((id) => `p_${id.slice(0, 12)}`);
-  names.forEach((name, index) => userIdsByName.set(name, ids[index] as string));
+  for (const [index, name] of names.entries()) userIdsByName.set(name, ids[index] as string);
   return { ids, names };
 }
 

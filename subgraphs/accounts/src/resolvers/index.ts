@@ -11,7 +11,7 @@ export function createResolvers(accounts: AccountsService) {
     },
     Mutation: {
       signUp: (_: unknown, args: { input: { username: string; password: string } }) => accounts.signUp(args.input),
-      logIn: (_: unknown, args: { input: { username: string; password: string } }) => accounts.logIn(args.input),
+      logIn: (_: unknown, args: { input: { username: string; password: string } }, ctx: SubgraphContext) => accounts.logIn(args.input, ctx.clientAddress),
     },
     User: {
       // Another subgraph may ask for a user's name and roles only on that user's (or an admin's) behalf.

@@ -45,7 +45,10 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
     Mutation: {
       async activateGiftCard(_: unknown, { input }: { input: { code: string } }, ctx: SubgraphContext) {
         const principal = signedIn(ctx);
-        const { giftCard, redemption } = await redemptionService.activate(principal.userId, input.code, ctx.requestId);
+        const { giftCard, redemption } = await redemptionService.activate(principal.userId, input.code, {
+          requestId: ctx.requestId,
+          clientAddress: ctx.clientAddress,
+        });
         return { giftCard, redemption: { ...redemption, giftCard }, wallet: { ownerId: principal.userId } };
       },
       async issueGiftCards(_: unknown, { input }: { input: IssueInput }, ctx: SubgraphContext) {

@@ -1,0 +1,71 @@
+// Limits failed attempts (wrong gift-card codes, wrong passwords) per subject in a fixed time
+// window, with the counters in PostgreSQL so every replica shares them. Before an attempt,
+// `check` refuses a subject whose failures reached the limit; after a failed attempt,
+// `recordFailure` counts it with one atomic upsert and says whether that one went over, so
+// concurrent failures are answered RATE_LIMITED once the limit is passed. Only failures
+// count: a burst of legitimate users behind one address is never refused.
+
+import { type SQL, sql } from 'drizzle-orm';
+import { RateLimitedError } from './errors.ts';
+
+export interface AttemptLimit {
+  /** Failed attempts allowed per window. */
+  readonly max: number;
+  readonly windowSeconds: number;
+}
+
+export interface AttemptSubject {
+  /** What is limited, e.g. `user:<id>` or `address:<ip>`. */
+  readonly key: string;
+  readonly limit: AttemptLimit;
+}
+
+/** Runs a statement on a connection or inside a transaction (drizzle's `db.execute` or `tx.execute`). */
+export type Execute = (query: SQL) => Promise<readonly Record<string, unknown>[]>;
+
+/** Old windows are deleted now and then, on about one recorded failure in this many. */
+const PRUNE_EVERY = 100;
+
+function windowStart(limit: AttemptLimit): SQL {
+  return sql`to_timestamp(floor(extract(epoch from now()) / ${limit.windowSeconds}) * ${limit.windowSeconds})`;
+}
+
+function retryAfter(limit: AttemptLimit): SQL {
+  return sql`greatest(1, ceil(extract(epoch from (${windowStart(limit)} + make_interval(secs => ${limit.windowSeconds}) - now()))))::int`;
+}
+
+/** `table` is a table with columns `subject`, `window_start`, `count` and primary key `(subject, window_start)`. */
+export function createAttemptLimiter(table: readonly [schema: string, name: string]) {
+  for (const part of table) if (!/^[a-z_][a-z0-9_]*$/.test(part)) throw new Error(`"${part}" is not a plain identifier`);
+  const target = sql.raw(`"${table[0]}"."${table[1]}"`);
+
+  return {
+    /** Refuses with RATE_LIMITED when any subject has used up its failures in the current window. */
+    async check(execute: Execute, subjects: readonly AttemptSubject[]): Promise<void> {
+      let wait = 0;
+      for (const { key, limit } of subjects) {
+        const [row] = await execute(sql`
+          select ${retryAfter(limit)} as retry_after from ${target}
+          where subject = ${key} and window_start = ${windowStart(limit)} and count >= ${limit.max}`);
+        if (row) wait = Math.max(wait, Number(row.retry_after));
+      }
+      if (wait > 0) throw new RateLimitedError(wait);
+    },
+
+    /** Counts a failed attempt for every subject; returns the error to answer with when this one went over a limit. */
+    async recordFailure(execute: Execute, subjects: readonly AttemptSubject[]): Promise<RateLimitedError | null> {
+      let wait = 0;
+      for (const { key, limit } of subjects) {
+        const [row] = await execute(sql`
+          insert into ${target} (subject, window_start, count) values (${key}, ${windowStart(limit)}, 1)
+          on conflict (subject, window_start) do update set count = ${target}.count + 1
+          returning count, ${retryAfter(limit)} as retry_after`);
+        if (row && Number(row.count) > limit.max) wait = Math.max(wait, Number(row.retry_after));
+      }
+      if (Math.random() * PRUNE_EVERY < 1) await execute(sql`delete from ${target} where window_start < now() - interval '1 day'`);
+      return wait > 0 ? new RateLimitedError(wait) : null;
+    },
+  };
+}
+
+export type AttemptLimiter = ReturnType<typeof createAttemptLimiter>;

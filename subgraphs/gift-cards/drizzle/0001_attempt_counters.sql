@@ -1,0 +1,6 @@
+CREATE TABLE "gift_cards"."attempt_counters" (
+	"subject" text NOT NULL,
+	"window_start" timestamp with time zone NOT NULL,
+	"count" integer NOT NULL,
+	CONSTRAINT "attempt_counters_pkey" PRIMARY KEY("subject","window_start")
+);
