@@ -12,6 +12,7 @@ import { createServer as createGiftCards, type GiftCardsServer } from '@giftpay/
 import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
 import { createServer as createWallet, type WalletServer } from '@giftpay/wallet';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
+import { type FaultyProxy, startFaultyProxy } from './faulty-proxy.ts';
 
 export const ADMIN_USERNAME = 'admin';
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
@@ -42,6 +43,8 @@ export interface Stack {
   readonly wallet: Running<WalletServer>;
   readonly giftCards: Running<GiftCardsServer>;
   readonly gateway: Running<GatewayServer>;
+  /** The link gift-cards uses to reach the wallet, when `faultyWalletLink` was asked for. */
+  readonly walletLink: FaultyProxy | null;
   graphql<TData = Record<string, unknown>>(
     query: string,
     options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },
@@ -57,6 +60,8 @@ export interface StackOptions {
   readonly env?: Env;
   /** Start the gift-cards credit relay on its timer (off by default: tests call relayOnce). */
   readonly startRelay?: boolean;
+  /** Put a FaultyProxy between gift-cards and the wallet, as `stack.walletLink`. */
+  readonly faultyWalletLink?: boolean;
 }
 
 export function testEnv(databaseUrl: string, overrides: Env = {}): Record<string, string | undefined> {
@@ -94,8 +99,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const walletServer = await createWallet({ config: walletConfig });
   const wallet = { server: walletServer, listening: await listen(walletServer.server, walletConfig.port, walletConfig.host) };
   env.WALLET_URL = wallet.listening.url;
+  const walletLink = options.faultyWalletLink ? await startFaultyProxy(wallet.listening.url) : null;
 
-  const giftCardsConfig = loadGiftCardsConfig(env);
+  const giftCardsConfig = loadGiftCardsConfig(walletLink ? { ...env, WALLET_URL: walletLink.url } : env);
   const giftCardsServer = await createGiftCards({ config: giftCardsConfig, startRelay: options.startRelay ?? false });
   const giftCards = { server: giftCardsServer, listening: await listen(giftCardsServer.server, giftCardsConfig.port, giftCardsConfig.host) };
   env.GIFT_CARDS_URL = giftCards.listening.url;
@@ -135,6 +141,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     wallet,
     giftCards,
     gateway,
+    walletLink,
     graphql,
     signUp: (username = `user_${randomBytes(5).toString('hex')}`) => authenticate('signUp', username, 'a-long-enough-password'),
     logInAdmin: () => authenticate('logIn', ADMIN_USERNAME, ADMIN_PASSWORD),
@@ -143,6 +150,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         await running.listening.close();
         await running.server.close();
       }
+      await walletLink?.close();
     },
   };
 }
