@@ -140,7 +140,7 @@ const serviceUrls = {
 for (const service of services) {
   const child = spawn(process.execPath, ['--import', 'tsx', service.entry], {
     cwd: root,
-    env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir },
+    env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(service.name, child);

@@ -33,7 +33,12 @@ beforeAll(async () => {
   };
 });
 
+const started: ChildProcess[] = [];
+
 afterAll(async () => {
+  // A failed assertion must not leave a stack running: stop whatever is still up.
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await Promise.all(started.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((done) => child.once('exit', done)) : null)));
   await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -45,6 +50,7 @@ interface Started {
 
 async function start(): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
   const output: string[] = [];
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   const ready = new Promise<void>((done, fail) => {
@@ -107,5 +113,26 @@ describe('pnpm start', () => {
     expect(me.data?.me).toEqual({ username: 'persistent_pat', wallet: { balance: { amount: '1000000' } } });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  });
+
+  it('leaves no service running when the supervisor itself is killed with SIGKILL', async () => {
+    const stack = await start();
+    stack.child.kill('SIGKILL');
+    await stack.exited;
+    // The services notice their supervisor is gone (they check every second) and stop.
+    let gatewayUp = true;
+    for (let attempt = 0; attempt < 50 && gatewayUp; attempt += 1) {
+      await new Promise((done) => setTimeout(done, 200));
+      gatewayUp = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(gatewayUp).toBe(false);
+    // And the next start on the same data takes over whatever the killed supervisor left behind.
+    const again = await start();
+    expect((await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).status).toBe(200);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
   });
 });

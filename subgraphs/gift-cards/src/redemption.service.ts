@@ -16,7 +16,7 @@ import { and, eq, gt, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
-import { refusalFor, retryDelayMs } from './domain/gift-card.ts';
+import { refusalFor, retryDelayMs, statusOf } from './domain/gift-card.ts';
 import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
 import type { WalletClient } from './wallet-client.ts';
 
@@ -65,6 +65,13 @@ export function createRedemptionService(deps: RedemptionDeps) {
       const card = await tx.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
       // A wrong code is counted in this transaction, which commits: the count outlives the refusal.
       if (!card) return { wrongCode: (await limiter.recordFailure(execute, subjects)) ?? new GiftCardNotFoundError() };
+      // A card already used up, disabled or expired in its last committed state is refused
+      // without touching its row: after a promotion's last slot, the rest of the burst costs
+      // one indexed read each and waits on no lock. (Its users still get ALREADY_REDEEMED first.)
+      if (statusOf(card, new Date()) !== 'ACTIVE') {
+        const mine = await tx.query.redemptions.findFirst({ where: and(eq(redemptions.giftCardId, card.id), eq(redemptions.userId, userId)) });
+        throw mine ? new GiftCardAlreadyRedeemedError() : refusalFor(card, new Date());
+      }
       // The per-user rule first, on the unique (card, user) index: a repeat waits for and
       // then collides with the first claim, without touching the card's hot row.
       const [redemption] = await tx
