@@ -137,8 +137,12 @@ const serviceUrls = {
   GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://127.0.0.1:${portOf('GIFT_CARDS_PORT', 4003)}`,
 };
 
+// CPU_PROFILE_DIR: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+const profileDir = env.CPU_PROFILE_DIR?.trim();
+const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, profileDir)}`] : [];
+
 for (const service of services) {
-  const child = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+  const child = spawn(process.execPath, [...profileFlags, '--import', 'tsx', service.entry], {
     cwd: root,
     env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,8 @@ export interface GatewayConfig extends CommonConfig {
   readonly maxBodyBytes: number;
   readonly introspection: boolean;
   readonly healthTimeoutMs: number;
+  /** How long one call to a subgraph may take before the gateway gives up on it. */
+  readonly subgraphTimeoutMs: number;
   /** Take the client address from X-Forwarded-For (behind a load balancer) instead of the socket. */
   readonly trustProxy: boolean;
 }
@@ -34,6 +36,7 @@ export function loadConfig(env: Env): GatewayConfig {
     maxBodyBytes: envInt(env, 'MAX_BODY_BYTES', 100_000, { min: 1024, max: 10_000_000 }),
     introspection: envBoolean(env, 'INTROSPECTION', common.mode !== 'production'),
     healthTimeoutMs: envInt(env, 'HEALTH_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
+    subgraphTimeoutMs: envInt(env, 'SUBGRAPH_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }),
     trustProxy: envBoolean(env, 'TRUST_PROXY', false),
   });
 }

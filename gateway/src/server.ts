@@ -88,6 +88,9 @@ export async function createServer({
       const base = subgraphUrls[name];
       return new SubgraphDataSource({
         url: base ? `${base}/graphql` : url,
+        // Node's own fetch (undici): pooled keep-alive connections, and a deadline per call.
+        fetcher: ((input: string, init?: RequestInit) =>
+          fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) })) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest({ request, context }) {
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
           if (context.token) request.http?.headers.set('authorization', `Bearer ${context.token}`);

@@ -9,10 +9,13 @@ import {
   createAttemptLimiter,
   DomainError,
   GiftCardAlreadyRedeemedError,
+  GiftCardDisabledError,
+  GiftCardExpiredError,
   GiftCardNotFoundError,
+  GiftCardUsedUpError,
   type Logger,
 } from '@giftpay/common';
-import { and, eq, gt, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
@@ -46,68 +49,57 @@ export function createRedemptionService(deps: RedemptionDeps) {
   const { db, logger } = deps;
   const limiter = createAttemptLimiter(['gift_cards', 'attempt_counters']);
 
+  const execute = (query: SQL) => db.execute(query);
+
+  /** Counts a wrong code; past the limit the answer is RATE_LIMITED instead. The upsert's own count decides, so concurrent guesses are counted exactly. */
+  async function wrongCode(subjects: readonly AttemptSubject[], error: DomainError): Promise<never> {
+    throw (await limiter.recordFailure(execute, subjects)) ?? error;
+  }
+
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
     if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
-    const outcome = await db.transaction(async (tx): Promise<Activation | { wrongCode: DomainError }> => {
-      const execute = (query: SQL) => tx.execute(query);
-      // One user's activations run one at a time, so the per-user limit is exact even for many
-      // concurrent requests or aliased fields; different users never wait for each other here.
-      await execute(sql`select pg_advisory_xact_lock(hashtextextended(${`activate:${userId}`}, 0))`);
-      await limiter.check(execute, subjects);
-      let codeHash: string;
-      try {
-        codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        return { wrongCode: (await limiter.recordFailure(execute, subjects)) ?? error };
+    await limiter.check(execute, subjects);
+    let codeHash: string;
+    try {
+      codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
+    } catch (error) {
+      if (error instanceof DomainError) return wrongCode(subjects, error);
+      throw error;
+    }
+    const card = await db.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
+    if (!card) return wrongCode(subjects, new GiftCardNotFoundError());
+    // A card already used up, disabled or expired in its last committed state is refused
+    // without touching its row: after a promotion's last slot, the rest of the burst costs
+    // an indexed read or two each and waits on no lock. Its own users still hear ALREADY_REDEEMED.
+    if (statusOf(card, new Date()) !== 'ACTIVE') {
+      const mine = await db.query.redemptions.findFirst({ where: and(eq(redemptions.giftCardId, card.id), eq(redemptions.userId, userId)) });
+      throw mine ? new GiftCardAlreadyRedeemedError() : refusalFor(card, new Date());
+    }
+    // The claim itself is one statement (drizzle/0002_claim_slot.sql): the card's row is locked
+    // from its UPDATE to the commit, inside PostgreSQL, with no round trip to this process.
+    const [result] = await execute(
+      sql`select outcome, redemption_id, redemption_count from gift_cards.claim_slot(${card.id}::uuid, ${userId}, ${deps.leaseMs})`,
+    );
+    switch (result?.outcome) {
+      case 'CLAIMED': {
+        const redemption = await db.query.redemptions.findFirst({ where: eq(redemptions.id, String(result.redemption_id)) });
+        if (!redemption) throw new Error(`claimed redemption ${String(result.redemption_id)} is missing`);
+        return { giftCard: { ...card, redemptionCount: Number(result.redemption_count) }, redemption };
       }
-      const card = await tx.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
-      // A wrong code is counted in this transaction, which commits: the count outlives the refusal.
-      if (!card) return { wrongCode: (await limiter.recordFailure(execute, subjects)) ?? new GiftCardNotFoundError() };
-      // A card already used up, disabled or expired in its last committed state is refused
-      // without touching its row: after a promotion's last slot, the rest of the burst costs
-      // one indexed read each and waits on no lock. (Its users still get ALREADY_REDEEMED first.)
-      if (statusOf(card, new Date()) !== 'ACTIVE') {
-        const mine = await tx.query.redemptions.findFirst({ where: and(eq(redemptions.giftCardId, card.id), eq(redemptions.userId, userId)) });
-        throw mine ? new GiftCardAlreadyRedeemedError() : refusalFor(card, new Date());
-      }
-      // The per-user rule first, on the unique (card, user) index: a repeat waits for and
-      // then collides with the first claim, without touching the card's hot row.
-      const [redemption] = await tx
-        .insert(redemptions)
-        .values({
-          giftCardId: card.id,
-          userId,
-          amount: card.valueAmount,
-          currencyCode: card.currencyCode,
-          status: 'PENDING',
-          nextAttemptAt: sql`now() + ${`${deps.leaseMs} milliseconds`}::interval`,
-        })
-        .onConflictDoNothing({ target: [redemptions.giftCardId, redemptions.userId] })
-        .returning();
-      if (!redemption) throw new GiftCardAlreadyRedeemedError();
-      // Then one conditional increment: the only statement that locks the card's row, held until commit.
-      const [claimed] = await tx
-        .update(giftCards)
-        .set({ redemptionCount: sql`${giftCards.redemptionCount} + 1` })
-        .where(
-          and(
-            eq(giftCards.id, card.id),
-            isNull(giftCards.disabledAt),
-            or(isNull(giftCards.expiresAt), gt(giftCards.expiresAt, sql`now()`)),
-            lt(giftCards.redemptionCount, giftCards.usageLimit),
-          ),
-        )
-        .returning();
-      if (!claimed) {
-        const latest = (await tx.query.giftCards.findFirst({ where: eq(giftCards.id, card.id) })) ?? card;
-        throw refusalFor(latest, new Date());
-      }
-      return { giftCard: claimed, redemption };
-    });
-    if ('wrongCode' in outcome) throw outcome.wrongCode;
-    return outcome;
+      case 'ALREADY_REDEEMED':
+        throw new GiftCardAlreadyRedeemedError();
+      case 'DISABLED':
+        throw new GiftCardDisabledError();
+      case 'EXPIRED':
+        throw new GiftCardExpiredError();
+      case 'USED_UP':
+        throw new GiftCardUsedUpError();
+      case 'NOT_FOUND':
+        throw new GiftCardNotFoundError();
+      default:
+        throw new Error(`claim_slot answered ${String(result?.outcome)}`);
+    }
   }
 
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
