@@ -1,7 +1,8 @@
 // The gateway's configuration, parsed once from the environment.
 
 import { fileURLToPath } from 'node:url';
-import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig } from '@giftpay/common';
+import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig, MAX_PAGE_SIZE } from '@giftpay/common';
+import type { OperationLimits } from './operation-limits.ts';
 
 export interface GatewayConfig extends CommonConfig {
   readonly port: number;
@@ -17,6 +18,10 @@ export interface GatewayConfig extends CommonConfig {
   readonly subgraphTimeoutMs: number;
   /** Take the client address from X-Forwarded-For (behind a load balancer) instead of the socket. */
   readonly trustProxy: boolean;
+  /** Operation limits; null when LIMITS_ENABLED=false (for measuring their cost, never in production). */
+  readonly limits: OperationLimits | null;
+  /** Hide "Did you mean …?" suggestions, which reveal the schema, from validation errors. */
+  readonly hideSuggestions: boolean;
 }
 
 export function loadConfig(env: Env): GatewayConfig {
@@ -38,5 +43,17 @@ export function loadConfig(env: Env): GatewayConfig {
     healthTimeoutMs: envInt(env, 'HEALTH_TIMEOUT_MS', 2000, { min: 100, max: 30_000 }),
     subgraphTimeoutMs: envInt(env, 'SUBGRAPH_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }),
     trustProxy: envBoolean(env, 'TRUST_PROXY', false),
+    limits: envBoolean(env, 'LIMITS_ENABLED', true)
+      ? Object.freeze({
+          maxTokens: envInt(env, 'MAX_TOKENS', 2000, { min: 10, max: 1_000_000 }),
+          maxDepth: envInt(env, 'MAX_DEPTH', 10, { min: 1, max: 100 }),
+          maxAliases: envInt(env, 'MAX_ALIASES', 15, { min: 0, max: 10_000 }),
+          maxRootFields: envInt(env, 'MAX_ROOT_FIELDS', 10, { min: 1, max: 10_000 }),
+          maxDirectives: envInt(env, 'MAX_DIRECTIVES', 10, { min: 0, max: 10_000 }),
+          maxCost: envInt(env, 'MAX_COST', 5000, { min: 1, max: 100_000_000 }),
+          maxPageSize: MAX_PAGE_SIZE,
+        })
+      : null,
+    hideSuggestions: envBoolean(env, 'HIDE_SUGGESTIONS', common.mode === 'production'),
   });
 }

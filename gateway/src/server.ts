@@ -23,6 +23,7 @@ import {
 } from '@giftpay/common';
 import { GraphQLError } from 'graphql';
 import type { GatewayConfig } from './config.ts';
+import { checkTokens, operationLimitRules } from './operation-limits.ts';
 
 export interface GatewayContext {
   readonly requestId: string;
@@ -112,6 +113,8 @@ export async function createServer({
     gateway,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: config.hideSuggestions,
+    validationRules: config.limits ? operationLimitRules(config.limits) : [],
     // Non-production serves the embedded Apollo Sandbox landing page (Apollo Server's default).
     csrfPrevention: true,
     plugins: [errorLoggingPlugin<GatewayContext>(logger, { trustDownstream: true })],
@@ -124,6 +127,13 @@ export async function createServer({
     apollo,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
+    guard(request, body) {
+      if (!config.limits) return null;
+      const query =
+        typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { query?: unknown }).query : request.url.searchParams.get('query');
+      const problem = typeof query === 'string' ? checkTokens(query, config.limits.maxTokens) : null;
+      return problem ? { status: 400, code: 'GRAPHQL_VALIDATION_FAILED', message: problem } : null;
+    },
     async ready() {
       const checks = await Promise.all(Object.values(subgraphUrls).map((url) => subgraphReady(url, config.healthTimeoutMs)));
       return checks.every(Boolean);

@@ -62,10 +62,21 @@ describe('failed activations', () => {
     expect(fine.data?.activateGiftCard.redemption.status).toBe('CREDITED');
   });
 
-  it('makes and counts one attempt for an operation of 30 aliased wrong codes: mutation fields run in order and the first failure ends it', async () => {
+  it('refuses 30 aliased activations at the gateway, and a subgraph called directly makes and counts only one', async () => {
     const user = await stack.signUp();
     const fields = Array.from({ length: 30 }, (_, index) => `a${index}: activateGiftCard(input: { code: "GUESS-${index}-XYZ" }) { redemption { status } }`);
-    const result = await stack.graphql(`mutation { ${fields.join('\n')} }`, { token: user.token });
+    const operation = `mutation { ${fields.join('\n')} }`;
+    const viaGateway = await stack.graphql(operation, { token: user.token });
+    expect(viaGateway.status).toBe(400);
+    // Over two limits at once: root fields and aliases.
+    expect(codes(viaGateway)).toEqual(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+    // Past the gateway, mutation fields run in order and the first failure (non-null) ends the operation.
+    const direct = await fetch(`${stack.giftCards.listening.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ query: operation }),
+    });
+    const result = (await direct.json()) as { data: unknown; errors?: { extensions?: Record<string, unknown> }[] };
     expect(codes(result)).toEqual(['GIFT_CARD_NOT_FOUND']);
     expect(result.data).toBeNull();
     // That was one failure of the five allowed: four more wrong codes are answered, the next is limited.
