@@ -13,11 +13,15 @@ import {
   createErrorFormatter,
   createHttpApp,
   createLogger,
+  createMetrics,
   createTokenVerifier,
   errorLoggingPlugin,
+  Histogram,
   type Logger,
+  metricsPlugin,
   type Principal,
   remoteKeySet,
+  SubgraphUnavailableError,
   type TokenVerifier,
   UnauthenticatedError,
 } from '@giftpay/common';
@@ -83,6 +87,14 @@ export async function createServer({
   verifier?: TokenVerifier;
 }): Promise<GatewayServer> {
   const subgraphUrls: Record<string, string> = config.subgraphUrls;
+  const metrics = createMetrics('gateway');
+  const subgraphDuration = new Histogram({
+    name: 'subgraph_request_duration_seconds',
+    help: 'Time of one gateway-to-subgraph call, by subgraph and outcome',
+    labelNames: ['subgraph', 'outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [metrics.registry],
+  });
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(config.supergraphPath, 'utf8'),
     buildService({ name, url }) {
@@ -90,8 +102,18 @@ export async function createServer({
       return new SubgraphDataSource({
         url: base ? `${base}/graphql` : url,
         // Node's own fetch (undici): pooled keep-alive connections, and a deadline per call.
-        fetcher: ((input: string, init?: RequestInit) =>
-          fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) })) as unknown as RemoteGraphQLDataSource['fetcher'],
+        fetcher: (async (input: string, init?: RequestInit) => {
+          const stop = subgraphDuration.startTimer({ subgraph: name });
+          try {
+            const response = await fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) });
+            stop({ outcome: String(response.status) });
+            return response;
+          } catch (error) {
+            const reason = (error as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable';
+            stop({ outcome: reason });
+            throw new SubgraphUnavailableError(name, reason);
+          }
+        }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest({ request, context }) {
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
           if (context.token) request.http?.headers.set('authorization', `Bearer ${context.token}`);
@@ -117,7 +139,7 @@ export async function createServer({
     validationRules: config.limits ? operationLimitRules(config.limits) : [],
     // Non-production serves the embedded Apollo Sandbox landing page (Apollo Server's default).
     csrfPrevention: true,
-    plugins: [errorLoggingPlugin<GatewayContext>(logger, { trustDownstream: true })],
+    plugins: [errorLoggingPlugin<GatewayContext>(logger, { trustDownstream: true }), metricsPlugin<GatewayContext>(metrics)],
     formatError: createErrorFormatter({ trustDownstream: true }),
   });
   await apollo.start();

@@ -90,6 +90,8 @@ export interface CommonConfig {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly jwt: JwtRules;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | null;
 }
 
 export interface JwtRules {
@@ -115,6 +117,7 @@ export function loadCommonConfig(env: Env): CommonConfig {
     host: envString(env, 'HOST', '127.0.0.1'),
     dataDir: envString(env, 'DATA_DIR', '.data'),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
+    metricsToken: envOptional(env, 'METRICS_TOKEN') ?? null,
     jwt: {
       issuer: envString(env, 'JWT_ISSUER', 'giftpay-accounts'),
       audience: envString(env, 'JWT_AUDIENCE', 'giftpay-api'),

@@ -192,6 +192,29 @@ export interface FormatErrorOptions {
   readonly trustDownstream?: boolean;
 }
 
+/** A subgraph that did not answer: the gateway says which part of the answer is missing, and nothing more. */
+export class SubgraphUnavailableError extends Error {
+  override readonly name = 'SubgraphUnavailableError';
+  readonly subgraph: string;
+  readonly reason: 'timeout' | 'unreachable';
+  constructor(subgraph: string, reason: 'timeout' | 'unreachable') {
+    super(
+      `The ${subgraph} service ${reason === 'timeout' ? 'did not answer in time' : 'is not reachable'}; this part of the answer is missing. Try again shortly.`,
+    );
+    this.subgraph = subgraph;
+    this.reason = reason;
+  }
+}
+
+function unavailableSubgraph(error: unknown): SubgraphUnavailableError | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth += 1) {
+    if (current instanceof SubgraphUnavailableError) return current;
+    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
 /**
  * Apollo Server's `formatError`: expected errors keep their code and message; anything else
  * becomes INTERNAL_SERVER_ERROR with no detail beyond a request id (logged by errorLoggingPlugin).
@@ -205,6 +228,14 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
     const extensions = publicExtensionsOf(error, options.trustDownstream ?? false);
     if (extensions) return { message: formatted.message, ...location, extensions };
     const requestId = requestIdOfError(error);
+    const unavailable = unavailableSubgraph(error);
+    if (unavailable) {
+      return {
+        message: unavailable.message,
+        ...location,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', service: unavailable.subgraph, ...(requestId ? { requestId } : {}) },
+      };
+    }
     return {
       message: requestId ? `Something went wrong on our side (request ${requestId}).` : 'Something went wrong on our side.',
       ...(formatted.path ? { path: formatted.path } : {}),

@@ -9,6 +9,7 @@ export * from './dev-secrets.ts';
 export * from './errors.ts';
 export * from './http.ts';
 export * from './logger.ts';
+export * from './metrics.ts';
 export * from './money.ts';
 export * from './pagination.ts';
 export * from './run-service.ts';

@@ -14,6 +14,7 @@ import type { RuntimeMode } from './config.ts';
 import { createErrorFormatter, errorLoggingPlugin } from './errors.ts';
 import { createHttpApp, type JsonRoute, type RequestInfo } from './http.ts';
 import type { Logger } from './logger.ts';
+import { metricsPlugin, type ServiceMetrics } from './metrics.ts';
 import { CLIENT_ADDRESS_HEADER } from './service-client.ts';
 
 export interface SubgraphContext {
@@ -37,6 +38,9 @@ export interface SubgraphAppOptions {
   readonly ready: () => Promise<boolean>;
   readonly routes?: readonly JsonRoute[];
   readonly maxBodyBytes?: number;
+  readonly metrics: ServiceMetrics;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string | null;
 }
 
 export interface SubgraphApp {
@@ -56,7 +60,7 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     csrfPrevention: false,
     introspection: options.mode !== 'production',
     // No Apollo Studio: federated traces would only tell callers our timings.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), errorLoggingPlugin(logger)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), errorLoggingPlugin(logger), metricsPlugin(options.metrics)],
     formatError: createErrorFormatter(),
     logger: {
       debug: (message) => logger.debug(message),

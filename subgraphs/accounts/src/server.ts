@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   connectDatabase,
   createLogger,
+  createMetrics,
   createSubgraphApp,
   createTokenVerifier,
   type JsonRoute,
@@ -37,6 +38,7 @@ export async function createServer({
   config: AccountsConfig;
   logger?: Logger;
 }): Promise<AccountsServer> {
+  const metrics = createMetrics('accounts');
   const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-accounts', maxConnections: config.dbPoolMax });
   const signer = await createTokenSigner({
     privateKeyPem: config.jwtPrivateKeyPem,
@@ -73,6 +75,8 @@ export async function createServer({
   ];
 
   const app = await createSubgraphApp({
+    metrics,
+    metricsToken: config.metricsToken,
     name: 'accounts',
     typeDefs,
     resolvers: createResolvers(accounts),

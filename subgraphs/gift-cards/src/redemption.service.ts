@@ -6,6 +6,7 @@
 import {
   type AttemptLimit,
   type AttemptSubject,
+  type Counter,
   createAttemptLimiter,
   DomainError,
   GiftCardAlreadyRedeemedError,
@@ -39,6 +40,7 @@ export interface RedemptionDeps {
   /** How long the request that made a claim owns its delivery before the relay may take over. */
   readonly leaseMs: number;
   readonly batchSize: number;
+  readonly metrics?: { readonly claims: Counter<'outcome'>; readonly deliveries: Counter<'result'> };
 }
 
 export function creditKeyOf(redemptionId: string): string {
@@ -115,6 +117,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         },
         requestId,
       );
+      deps.metrics?.deliveries.inc({ result: 'credited' });
       const [credited] = await db
         .update(redemptions)
         .set({ status: 'CREDITED', walletTransactionId: transactionId, creditedAt: sql`now()`, lastError: null })
@@ -122,6 +125,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         .returning();
       return credited ?? redemption;
     } catch (error) {
+      deps.metrics?.deliveries.inc({ result: 'failed' });
       const attempts = redemption.attempts + 1;
       const delay = retryDelayMs(attempts);
       logger.warn({ redemptionId: redemption.id, attempts, retryInMs: delay, err: error, requestId }, 'wallet credit not confirmed; will retry');
@@ -137,7 +141,14 @@ export function createRedemptionService(deps: RedemptionDeps) {
   return {
     /** Claims the card for the user and tries the credit at once; the credit may stay PENDING for the relay. */
     async activate(userId: string, code: string, request: { requestId?: string; clientAddress?: string | null } = {}): Promise<Activation> {
-      const activation = await claim(userId, code, request.clientAddress ?? null);
+      let activation: Activation;
+      try {
+        activation = await claim(userId, code, request.clientAddress ?? null);
+      } catch (error) {
+        deps.metrics?.claims.inc({ outcome: error instanceof DomainError ? error.code : 'error' });
+        throw error;
+      }
+      deps.metrics?.claims.inc({ outcome: 'claimed' });
       const { requestId } = request;
       const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption };

@@ -2,7 +2,18 @@
 // and the relay that delivers owed wallet credits.
 
 import { readFileSync } from 'node:fs';
-import { connectDatabase, createLogger, createSubgraphApp, createTokenVerifier, type Logger, remoteKeySet, type SubgraphApp } from '@giftpay/common';
+import {
+  Counter,
+  connectDatabase,
+  createLogger,
+  createMetrics,
+  createSubgraphApp,
+  createTokenVerifier,
+  Gauge,
+  type Logger,
+  remoteKeySet,
+  type SubgraphApp,
+} from '@giftpay/common';
 import { parse } from 'graphql';
 import type { GiftCardsConfig } from './config.ts';
 import * as schema from './db/schema.ts';
@@ -30,6 +41,19 @@ export async function createServer({
   /** Tests drive the relay by hand with `redemptions.relayOnce()`. */
   startRelay?: boolean;
 }): Promise<GiftCardsServer> {
+  const metrics = createMetrics('gift-cards');
+  const claims = new Counter({
+    name: 'giftcard_activations_total',
+    help: 'activateGiftCard answers: claimed, or the refusal code',
+    labelNames: ['outcome'],
+    registers: [metrics.registry],
+  });
+  const deliveries = new Counter({
+    name: 'giftcard_credit_deliveries_total',
+    help: 'Wallet credit deliveries: credited or failed (to be retried)',
+    labelNames: ['result'],
+    registers: [metrics.registry],
+  });
   const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-gift-cards', maxConnections: config.dbPoolMax });
   const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency });
   const redemptions = createRedemptionService({
@@ -39,9 +63,20 @@ export async function createServer({
     logger,
     leaseMs: config.relay.leaseMs,
     limits: config.failedActivations,
+    metrics: { claims, deliveries },
     batchSize: config.relay.batchSize,
   });
+  new Gauge({
+    name: 'giftcard_credits_pending',
+    help: 'Credits claimed but not yet confirmed by the wallet (the outbox)',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await redemptions.pendingCount());
+    },
+  });
   const app = await createSubgraphApp({
+    metrics,
+    metricsToken: config.metricsToken,
     name: 'gift-cards',
     typeDefs,
     resolvers: createResolvers(cards, redemptions),

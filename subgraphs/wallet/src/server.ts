@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   connectDatabase,
   createLogger,
+  createMetrics,
   createSubgraphApp,
   createTokenVerifier,
   type Logger,
@@ -35,6 +36,7 @@ export async function createServer({
   config: WalletConfig;
   logger?: Logger;
 }): Promise<WalletServer> {
+  const metrics = createMetrics('wallet');
   const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-wallet', maxConnections: config.dbPoolMax });
   const ledger = createLedger({
     db: database.db,
@@ -55,6 +57,8 @@ export async function createServer({
     },
   });
   const app = await createSubgraphApp({
+    metrics,
+    metricsToken: config.metricsToken,
     name: 'wallet',
     typeDefs,
     resolvers: createResolvers(ledger),
