@@ -149,6 +149,8 @@ export async function createServer({
     apollo,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
+    metrics,
+    metricsToken: config.metricsToken,
     guard(request, body) {
       if (!config.limits) return null;
       const query =

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { DomainError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { routeLabel, type ServiceMetrics } from './metrics.ts';
+import { serviceTokenMatches } from './service-client.ts';
 
 export interface RequestInfo {
   readonly requestId: string;
@@ -32,6 +34,10 @@ export interface HttpAppOptions<TContext extends BaseContext> {
   readonly routes?: readonly JsonRoute[];
   readonly maxBodyBytes?: number;
   readonly corsOrigins?: readonly string[];
+  /** Served at GET /metrics in Prometheus' text format; every request is counted and timed. */
+  readonly metrics?: ServiceMetrics;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  readonly metricsToken?: string | null;
   /** Called before GraphQL runs; may refuse the request with a status and GraphQL error body. */
   readonly guard?: (request: RequestInfo, body: unknown) => { status: number; code: string; message: string } | null;
 }
@@ -68,6 +74,69 @@ export function graphqlErrorBody(code: string, message: string, extra: Record<st
   return { errors: [{ message, extensions: { code, ...extra } }] };
 }
 
+const APPLICATION_JSON = 'application/json; charset=utf-8';
+const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
+
+/** The media type without parameters, lower-cased: `Application/JSON; charset=utf-8` is `application/json`. */
+function mediaTypeEssence(value: string): string {
+  return (value.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/**
+ * The media type of a GraphQL response this module writes itself (invalid JSON, a body too
+ * large, a refused or unauthenticated request), chosen from the Accept header as Apollo Server
+ * chooses for its own: GraphQL over HTTP says the server MUST answer in the client's preferred
+ * media type it supports. The highest q wins, then the more specific range, then the earlier
+ * one in the header, then application/json. When neither type is acceptable the spec lets the
+ * server ignore Accept; application/json then, like Apollo Server's own error responses, rather
+ * than a 406 that would hide the actual error.
+ */
+function graphqlResponseMediaType(accept: string | undefined): string {
+  if (!accept) return APPLICATION_JSON;
+  const ranges = accept.split(',').map((part, index) => {
+    const [range = '', ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    const qParameter = parameters.find((parameter) => parameter.startsWith('q='));
+    const q = qParameter === undefined ? 1 : Number(qParameter.slice(2));
+    return { range, q: Number.isFinite(q) ? Math.min(Math.max(q, 0), 1) : 0, index };
+  });
+  let best: { type: string; q: number; specificity: number; index: number } | null = null;
+  for (const [essence, type] of [
+    ['application/json', APPLICATION_JSON],
+    ['application/graphql-response+json', GRAPHQL_RESPONSE_JSON],
+  ] as const) {
+    // The most specific range that matches the type decides its q (RFC 9110, 12.5.1).
+    let match: { q: number; specificity: number; index: number } | null = null;
+    for (const { range, q, index } of ranges) {
+      const specificity = range === essence ? 2 : range === 'application/*' ? 1 : range === '*/*' ? 0 : -1;
+      if (specificity > (match?.specificity ?? -1)) match = { q, specificity, index };
+    }
+    if (!match || match.q === 0) continue;
+    if (
+      !best ||
+      match.q > best.q ||
+      (match.q === best.q && (match.specificity > best.specificity || (match.specificity === best.specificity && match.index < best.index)))
+    ) {
+      best = { type, ...match };
+    }
+  }
+  return best?.type ?? APPLICATION_JSON;
+}
+
+/** A GraphQL error response this module writes itself, in the media type the client accepts. */
+function sendGraphQLError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  options: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
+): void {
+  sendJson(res, status, graphqlErrorBody(code, message, options.extra), {
+    'content-type': graphqlResponseMediaType(req.headers.accept),
+    ...options.headers,
+  });
+}
+
 const CORS_ALLOWED_HEADERS =
   'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, x-request-id, apollographql-client-name, apollographql-client-version';
 
@@ -76,8 +145,31 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
   const corsOrigins = new Set(options.corsOrigins ?? []);
   const routes = options.routes ?? [];
 
+  const knownRoutes = ['/graphql', '/health', '/metrics', ...routes.map((route) => route.path)];
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: ServiceMetrics): Promise<void> {
+    const authorization = req.headers.authorization;
+    const given = typeof authorization === 'string' && authorization.startsWith('Bearer ') ? authorization.slice(7) : '';
+    if (options.metricsToken && !serviceTokenMatches(given, options.metricsToken)) {
+      sendJson(res, 401, { error: 'metrics need `Authorization: Bearer <METRICS_TOKEN>`' }, { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdOf(req.headers);
+    if (options.metrics) {
+      const { httpRequests, httpDuration } = options.metrics;
+      const route = routeLabel(new URL(req.url ?? '/', 'http://localhost').pathname, knownRoutes);
+      const stop = httpDuration.startTimer({ route });
+      res.once('finish', () => {
+        stop();
+        httpRequests.inc({ route, method: req.method ?? 'OTHER', status: String(res.statusCode) });
+      });
+    }
     res.setHeader('x-request-id', requestId);
     const origin = req.headers.origin;
     if (origin && (corsOrigins.has(origin) || corsOrigins.has('*'))) {
@@ -96,6 +188,11 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
         'access-control-max-age': '600',
       });
       res.end();
+      return;
+    }
+
+    if (url.pathname === '/metrics' && req.method === 'GET' && options.metrics) {
+      await serveMetrics(req, res, options.metrics);
       return;
     }
 
@@ -122,19 +219,19 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
       return;
     }
     if (req.method !== 'GET' && req.method !== 'POST') {
-      sendJson(res, 405, graphqlErrorBody('BAD_REQUEST', 'GraphQL accepts GET and POST only.'), { allow: 'GET, POST' });
+      sendGraphQLError(req, res, 405, 'BAD_REQUEST', 'GraphQL accepts GET and POST only.', { headers: { allow: 'GET, POST' } });
       return;
     }
 
     let body: unknown;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes);
-      const contentType = req.headers['content-type'] ?? '';
-      if (/^application\/(graphql-response\+)?json\b/i.test(contentType)) {
+      const contentType = mediaTypeEssence(req.headers['content-type'] ?? '');
+      if (contentType === 'application/json' || contentType === 'application/graphql-response+json') {
         try {
           body = JSON.parse(text);
         } catch {
-          sendJson(res, 400, graphqlErrorBody('BAD_REQUEST', 'The request body is not valid JSON.'));
+          sendGraphQLError(req, res, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
           return;
         }
       } else {
@@ -144,7 +241,7 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
 
     const refusal = options.guard?.(info, body);
     if (refusal) {
-      sendJson(res, refusal.status, graphqlErrorBody(refusal.code, refusal.message));
+      sendGraphQLError(req, res, refusal.status, refusal.code, refusal.message);
       return;
     }
 
@@ -153,7 +250,7 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
       contextValue = await options.context(info);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'UNAUTHENTICATED') {
-        sendJson(res, 401, graphqlErrorBody(error.code, error.message), { 'www-authenticate': 'Bearer' });
+        sendGraphQLError(req, res, 401, error.code, error.message, { headers: { 'www-authenticate': 'Bearer' } });
         return;
       }
       throw error;
@@ -184,16 +281,16 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
         return;
       }
       if (error instanceof BodyTooLargeError) {
-        sendJson(res, 413, graphqlErrorBody('BAD_REQUEST', `The request body is larger than ${maxBodyBytes} bytes.`), { connection: 'close' });
+        sendGraphQLError(req, res, 413, 'BAD_REQUEST', `The request body is larger than ${maxBodyBytes} bytes.`, { headers: { connection: 'close' } });
         return;
       }
       if (error instanceof SyntaxError) {
-        sendJson(res, 400, graphqlErrorBody('BAD_REQUEST', 'The request body is not valid JSON.'));
+        sendGraphQLError(req, res, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
         return;
       }
       const requestId = String(res.getHeader('x-request-id') ?? '');
       options.logger.error({ err: error, requestId }, 'request failed');
-      sendJson(res, 500, graphqlErrorBody('INTERNAL_SERVER_ERROR', `Something went wrong on our side (request ${requestId}).`, { requestId }));
+      sendGraphQLError(req, res, 500, 'INTERNAL_SERVER_ERROR', `Something went wrong on our side (request ${requestId}).`, { extra: { requestId } });
     });
   });
 }

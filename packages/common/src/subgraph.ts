@@ -77,6 +77,8 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     ready: options.ready,
     routes: options.routes ?? [],
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
+    metrics: options.metrics,
+    metricsToken: options.metricsToken ?? null,
     async context(request: RequestInfo) {
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
