@@ -144,6 +144,8 @@ describe('/health', () => {
     try {
       const down = await fetch(`${stack.gatewayUrl}/health`);
       expect(down.status).toBe(503);
+      // Still alive: an orchestrator must not restart the gateway because a subgraph is down.
+      expect((await fetch(`${stack.gatewayUrl}/health/live`)).status).toBe(200);
     } finally {
       await restartWallet(port);
     }

@@ -145,7 +145,7 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
   const corsOrigins = new Set(options.corsOrigins ?? []);
   const routes = options.routes ?? [];
 
-  const knownRoutes = ['/graphql', '/health', '/metrics', ...routes.map((route) => route.path)];
+  const knownRoutes = ['/graphql', '/health', '/health/live', '/metrics', ...routes.map((route) => route.path)];
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse, metrics: ServiceMetrics): Promise<void> {
     const authorization = req.headers.authorization;
@@ -193,6 +193,13 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
 
     if (url.pathname === '/metrics' && req.method === 'GET' && options.metrics) {
       await serveMetrics(req, res, options.metrics);
+      return;
+    }
+
+    // Liveness: the process answers. Readiness (/health below) also needs the database or, at the
+    // gateway, every subgraph; an orchestrator restarts on the first and routes on the second.
+    if (url.pathname === '/health/live' && req.method === 'GET') {
+      sendJson(res, 200, { status: 'alive' });
       return;
     }
 
