@@ -170,7 +170,8 @@ export async function createServer({
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
       const principal = token ? await verifier.verify(token) : null;
       const forwardedFor = request.headers['x-forwarded-for'];
-      const proxied = config.trustProxy && typeof forwardedFor === 'string' ? forwardedFor.split(',')[0]?.trim() : undefined;
+      // The right-most entry is the one our own proxy appended; anything left of it the client may have written.
+      const proxied = config.trustProxy && typeof forwardedFor === 'string' ? forwardedFor.split(',').at(-1)?.trim() : undefined;
       const clientAddress = proxied || request.remoteAddress || 'unknown';
       return { requestId: request.requestId, token, principal, clientAddress, logger: logger.child({ requestId: request.requestId }) };
     },

@@ -81,6 +81,18 @@ const hostileTokens: [string, () => Promise<string>][] = [
   ['the wrong audience', () => sign({ audience: 'another-api' })],
   ['malformed', async () => 'not.a.jwt'],
   [
+    'an issue date older than the maximum token age (though not expired)',
+    () =>
+      new SignJWT({ roles: ['user'] })
+        .setProtectedHeader({ alg: 'EdDSA', kid: realKid })
+        .setSubject(user.userId)
+        .setIssuer('giftpay-accounts')
+        .setAudience('giftpay-api')
+        .setIssuedAt(Math.floor(Date.now() / 1000) - 2 * 86_400)
+        .setExpirationTime('1h')
+        .sign(realKey),
+  ],
+  [
     'a tampered payload',
     async () => {
       const [header, , signature] = user.token.split('.');

@@ -103,6 +103,33 @@ describe('a promotion for the first 100 users, hit by 500 at once', () => {
   });
 });
 
+describe('an expiring promotion', () => {
+  it('is redeemable until expiresAt and then refused with GIFT_CARD_EXPIRED, its status EXPIRED', async () => {
+    const expiresAt = new Date(Date.now() + 60_000).toISOString();
+    const issued = await stack.graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string; expiresAt: string } }[] } }>(
+      'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id expiresAt } } } }',
+      { token: admin.token, variables: { input: { value: { amount: '5', currencyCode: 'IRR' }, usageLimit: 10, expiresAt } } },
+    );
+    const card = issued.data?.issueGiftCards.giftCards[0];
+    expect(card?.giftCard.expiresAt).toBe(expiresAt);
+    const [early, late] = await signUpMany(2);
+    const before = await stack.graphql<Activation>(ACTIVATE, { token: early?.token, variables: { code: card?.code } });
+    expect(before.data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    // Time passes: the card's expiry is now behind us.
+    await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 second' where id = ${card?.giftCard.id ?? ''}`;
+    const after = await stack.graphql(ACTIVATE, { token: late?.token, variables: { code: card?.code } });
+    expect(after.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_EXPIRED');
+    const status = await stack.graphql<{ giftCard: { status: string; redemptionCount: number } }>(
+      'query ($id: ID!) { giftCard(id: $id) { status redemptionCount } }',
+      {
+        token: admin.token,
+        variables: { id: card?.giftCard.id },
+      },
+    );
+    expect(status.data?.giftCard).toEqual({ status: 'EXPIRED', redemptionCount: 1 });
+  });
+});
+
 describe('when the link to the wallet fails during the burst', () => {
   it('answers every claim, and after the relay the ledger holds exactly one credit per claim, when the wallet credited but its answer was lost', async () => {
     const promo = await issuePromotion('500', 40);

@@ -2,6 +2,9 @@
 // username) and per client address, in state all replicas share, whatever the shape of the
 // request, and answered RATE_LIMITED with retryAfterSeconds.
 
+import { listen } from '@giftpay/common';
+import { createServer as createGateway } from '@giftpay/gateway';
+import { loadConfig as loadGatewayConfig } from '@giftpay/gateway/config';
 import { createServer as createGiftCards } from '@giftpay/gift-cards';
 import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
 import { createTestDatabase, type SignedIn, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
@@ -137,6 +140,27 @@ describe('failed activations', () => {
     } finally {
       await replicaA.close();
       await replicaB.close();
+    }
+  });
+});
+
+describe('behind a trusted proxy', () => {
+  it('counts attempts under the address the proxy appended, not one the client wrote before it', async () => {
+    const proxied = await createGateway({ config: loadGatewayConfig({ ...stack.env, TRUST_PROXY: 'true', GATEWAY_PORT: '0' }) });
+    const listening = await listen(proxied.server, 0, '127.0.0.1');
+    try {
+      const user = await stack.signUp();
+      await fetch(`${listening.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'x-forwarded-for': '203.0.113.7, 198.51.100.23' },
+        body: JSON.stringify({ query: 'mutation { activateGiftCard(input: { code: "PROXY-GUESS-1" }) { redemption { id } } }' }),
+      });
+      const subjects = (await database.sql`select subject from gift_cards.attempt_counters where subject like 'address:%'`).map((row) => row.subject);
+      expect(subjects).toContain('address:198.51.100.23');
+      expect(subjects).not.toContain('address:203.0.113.7');
+    } finally {
+      await listening.close();
+      await proxied.close();
     }
   });
 });

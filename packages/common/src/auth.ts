@@ -64,6 +64,7 @@ export function createTokenVerifier(keys: KeySource, rules: JwtRules): TokenVeri
           issuer: rules.issuer,
           audience: rules.audience,
           clockTolerance: rules.clockToleranceSeconds,
+          maxTokenAge: rules.maxTokenAgeSeconds,
           requiredClaims: ['exp', 'iat', 'sub'],
         });
         return principalFrom(payload);

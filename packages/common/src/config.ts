@@ -99,6 +99,8 @@ export interface JwtRules {
   readonly audience: string;
   readonly algorithms: readonly string[];
   readonly clockToleranceSeconds: number;
+  /** Tokens issued longer ago than this are refused, whatever their `exp` says. */
+  readonly maxTokenAgeSeconds: number;
 }
 
 const ALLOWED_JWT_ALGORITHMS = new Set(['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256']);
@@ -123,6 +125,7 @@ export function loadCommonConfig(env: Env): CommonConfig {
       audience: envString(env, 'JWT_AUDIENCE', 'giftpay-api'),
       algorithms,
       clockToleranceSeconds: envInt(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, { min: 0, max: 300 }),
+      maxTokenAgeSeconds: envInt(env, 'JWT_MAX_TOKEN_AGE_SECONDS', 86_400, { min: 60, max: 30 * 86_400 }),
     },
   };
 }
