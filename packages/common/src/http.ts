@@ -161,6 +161,17 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = requestIdOf(req.headers);
+    const started = performance.now();
+    res.once('finish', () => {
+      // One access-log line per request: the path only, never the query string (a GET may carry variables).
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      // Health checks and scrapes arrive every few seconds: only at debug level.
+      const level = path.startsWith('/health') || path === '/metrics' ? 'debug' : 'info';
+      options.logger[level](
+        { requestId, method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 },
+        'request',
+      );
+    });
     if (options.metrics) {
       const { httpRequests, httpDuration } = options.metrics;
       const route = routeLabel(new URL(req.url ?? '/', 'http://localhost').pathname, knownRoutes);
