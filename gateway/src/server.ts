@@ -17,6 +17,7 @@ import {
   createTokenVerifier,
   errorLoggingPlugin,
   Histogram,
+  injectTraceContext,
   type Logger,
   metricsPlugin,
   type Principal,
@@ -118,6 +119,8 @@ export async function createServer({
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
           if (context.token) request.http?.headers.set('authorization', `Bearer ${context.token}`);
           if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
+          // The active span is the gateway's fetch span for this subgraph: the subgraph's span nests under it.
+          for (const [name, value] of Object.entries(injectTraceContext({}))) request.http?.headers.set(name, value);
           // Always set, so a client cannot choose the address its attempts are counted under.
           request.http?.headers.set(CLIENT_ADDRESS_HEADER, context.clientAddress);
         },
@@ -145,6 +148,7 @@ export async function createServer({
   await apollo.start();
 
   const server = createHttpApp<GatewayContext>({
+    service: 'gateway',
     logger,
     apollo,
     maxBodyBytes: config.maxBodyBytes,

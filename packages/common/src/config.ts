@@ -92,6 +92,8 @@ export interface CommonConfig {
   readonly jwt: JwtRules;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   readonly metricsToken: string | null;
+  /** OpenTelemetry collector base URL (OTLP/HTTP); traces are exported only when set. */
+  readonly otlpEndpoint: string | null;
 }
 
 export interface JwtRules {
@@ -120,6 +122,7 @@ export function loadCommonConfig(env: Env): CommonConfig {
     dataDir: envString(env, 'DATA_DIR', '.data'),
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
     metricsToken: envOptional(env, 'METRICS_TOKEN') ?? null,
+    otlpEndpoint: envOptional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ? envUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', '') : null,
     jwt: {
       issuer: envString(env, 'JWT_ISSUER', 'giftpay-accounts'),
       audience: envString(env, 'JWT_AUDIENCE', 'giftpay-api'),

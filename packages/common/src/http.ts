@@ -7,10 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { DomainError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { routeLabel, type ServiceMetrics } from './metrics.ts';
 import { serviceTokenMatches } from './service-client.ts';
+import { inServerSpan } from './tracing.ts';
 
 export interface RequestInfo {
   readonly requestId: string;
@@ -26,6 +28,8 @@ export interface JsonRoute {
 }
 
 export interface HttpAppOptions<TContext extends BaseContext> {
+  /** The service's name, on its trace spans. */
+  readonly service?: string;
   readonly logger: Logger;
   readonly apollo: ApolloServer<TContext>;
   /** Builds the GraphQL context; throwing an UNAUTHENTICATED DomainError answers 401 before execution. */
@@ -159,8 +163,7 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
     res.end(text);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = requestIdOf(req.headers);
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const started = performance.now();
     res.once('finish', () => {
       // One access-log line per request: the path only, never the query string (a GET may carry variables).
@@ -293,7 +296,16 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
   }
 
   return createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    const requestId = requestIdOf(req.headers);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    inServerSpan(req.headers, { service: options.service ?? 'giftpay', method: req.method ?? 'GET', path, requestId }, async (span) => {
+      res.once('finish', () => {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      });
+      await handle(req, res, requestId);
+    }).catch((error: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;

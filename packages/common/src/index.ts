@@ -16,3 +16,4 @@ export * from './run-service.ts';
 export * from './scalars.ts';
 export * from './service-client.ts';
 export * from './subgraph.ts';
+export * from './tracing.ts';

@@ -3,6 +3,7 @@
 // receiving side (constant-time).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { injectTraceContext } from './tracing.ts';
 
 export const SERVICE_TOKEN_HEADER = 'x-giftpay-service-token';
 
@@ -42,6 +43,7 @@ export async function postToService<T>(call: ServiceCall): Promise<T> {
     response = await fetch(call.url, {
       method: 'POST',
       headers: {
+        ...injectTraceContext({}),
         'content-type': 'application/json',
         [SERVICE_TOKEN_HEADER]: call.serviceToken,
         ...(call.requestId ? { 'x-request-id': call.requestId } : {}),

@@ -72,6 +72,7 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
   await apollo.start();
 
   const server = createHttpApp<SubgraphContext>({
+    service: options.name,
     logger,
     apollo,
     ready: options.ready,

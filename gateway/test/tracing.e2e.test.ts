@@ -1,0 +1,64 @@
+// OpenTelemetry traces across the supergraph: one activation, started with a client's
+// traceparent, leaves spans from the gateway (its own and @apollo/gateway's), gift-cards and
+// the wallet (GraphQL and the internal credit), all in the client's trace and nested as called.
+
+import { randomBytes } from 'node:crypto';
+import { startTracing, type Tracing } from '@giftpay/common';
+import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const exporter = new InMemorySpanExporter();
+let tracing: Tracing | null;
+let stack: Stack;
+let admin: SignedIn;
+
+beforeAll(async () => {
+  tracing = startTracing({ service: 'giftpay-tests', exporter });
+  const database = await createTestDatabase();
+  stack = await startStack({ databaseUrl: database.url });
+  admin = await stack.logInAdmin();
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await tracing?.shutdown();
+});
+
+function service(span: ReadableSpan): unknown {
+  return span.attributes['giftpay.service'];
+}
+
+describe('traces', () => {
+  it("puts the gateway's, gift-cards' and the wallet's spans of one activation in the client's trace, each nested under its caller", async () => {
+    const issued = await stack.graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
+      'mutation { issueGiftCards(input: { value: { amount: "10", currencyCode: "IRR" } }) { giftCards { code } } }',
+      { token: admin.token },
+    );
+    const user = await stack.signUp();
+    const traceId = randomBytes(16).toString('hex');
+    const clientSpanId = randomBytes(8).toString('hex');
+    exporter.reset();
+    const result = await stack.graphql('mutation ($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }', {
+      token: user.token,
+      variables: { code: issued.data?.issueGiftCards.giftCards[0]?.code },
+      headers: { traceparent: `00-${traceId}-${clientSpanId}-01` },
+    });
+    expect(result.errors).toBeUndefined();
+    await new Promise((done) => setTimeout(done, 50));
+
+    const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    const gateway = spans.find((span) => service(span) === 'gateway' && span.name === 'POST /graphql');
+    const giftCards = spans.find((span) => service(span) === 'gift-cards' && span.name === 'POST /graphql');
+    const walletGraphql = spans.find((span) => service(span) === 'wallet' && span.name === 'POST /graphql');
+    const walletCredit = spans.find((span) => service(span) === 'wallet' && span.name === 'POST /internal/credits');
+    const fetches = spans.filter((span) => span.name === 'gateway.fetch');
+    expect(gateway?.parentSpanId).toBe(clientSpanId);
+    expect(fetches.length).toBeGreaterThanOrEqual(2);
+    // Each subgraph's span is a child of the gateway's fetch span for it; the credit, of gift-cards' span.
+    expect(fetches.map((span) => span.spanContext().spanId)).toContain(giftCards?.parentSpanId);
+    expect(fetches.map((span) => span.spanContext().spanId)).toContain(walletGraphql?.parentSpanId);
+    expect(walletCredit?.parentSpanId).toBe(giftCards?.spanContext().spanId);
+    expect(gateway?.attributes['http.response.status_code']).toBe(200);
+  });
+});

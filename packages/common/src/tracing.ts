@@ -1,0 +1,69 @@
+// OpenTelemetry traces across the gateway and the subgraphs. Every HTTP request gets a server
+// span that continues the caller's W3C `traceparent`; calls to other services carry the
+// active context on; @apollo/gateway's own spans (plan, execute, fetch per subgraph) nest
+// inside. Spans are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set; without
+// a configured provider the API is a no-op and costs next to nothing.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+
+const tracer = () => trace.getTracer('giftpay');
+
+export interface Tracing {
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Registers the process-wide tracer provider. `endpoint` is the collector's base URL (spans go to
+ * `<endpoint>/v1/traces`); tests pass an `exporter` instead. Without either, tracing stays off.
+ */
+export function startTracing(options: { service: string; endpoint?: string | null; exporter?: SpanExporter }): Tracing | null {
+  if (!options.endpoint && !options.exporter) return null;
+  const processor = options.exporter
+    ? new SimpleSpanProcessor(options.exporter)
+    : new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint}/v1/traces` }));
+  const provider = new NodeTracerProvider({ resource: new Resource({ 'service.name': options.service }), spanProcessors: [processor] });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  return { shutdown: () => provider.shutdown() };
+}
+
+/** Runs `handle` inside a server span that continues the trace in the request's headers. */
+export function inServerSpan<T>(
+  headers: IncomingHttpHeaders,
+  attributes: { service: string; method: string; path: string; requestId: string },
+  handle: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = propagation.extract(context.active(), headers);
+  return tracer().startActiveSpan(
+    `${attributes.method} ${attributes.path}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': attributes.method,
+        'url.path': attributes.path,
+        'giftpay.service': attributes.service,
+        'giftpay.request_id': attributes.requestId,
+      },
+    },
+    parent,
+    async (span) => {
+      try {
+        return await handle(span);
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      }
+    },
+  );
+}
+
+/** Writes the active trace context (`traceparent`) into outgoing headers. */
+export function injectTraceContext(headers: Record<string, string>): Record<string, string> {
+  propagation.inject(context.active(), headers);
+  return headers;
+}
