@@ -139,6 +139,27 @@ describe('the gateway refuses a bad token with 401 before any subgraph is called
   });
 });
 
+describe('the key set', () => {
+  it('is fetched once and cached, and fetched again for an unknown key id at most once per cooldown', async () => {
+    let fetches = 0;
+    const count = (request: { url?: string }) => {
+      if (request.url === '/.well-known/jwks.json') fetches += 1;
+    };
+    stack.accounts.server.server.on('request', count);
+    try {
+      for (let i = 0; i < 10; i += 1) expect((await stack.graphql('{ me { id } }', { token: user.token })).status).toBe(200);
+      expect(fetches).toBe(0);
+      for (let i = 0; i < 8; i += 1) {
+        const token = await sign({ key: generateKeyPairSync('ed25519').privateKey, kid: `unknown-${i}` });
+        expect((await stack.graphql('{ me { id } }', { token })).status).toBe(401);
+      }
+      expect(fetches).toBeLessThanOrEqual(1);
+    } finally {
+      stack.accounts.server.server.off('request', count);
+    }
+  });
+});
+
 describe('a subgraph called directly trusts nothing it did not verify', () => {
   async function direct(url: string, query: string, headers: Record<string, string> = {}) {
     const response = await fetch(`${url}/graphql`, {

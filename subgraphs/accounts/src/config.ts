@@ -9,6 +9,7 @@ import {
   envInt,
   envOptional,
   envRequired,
+  envUrl,
   loadCommonConfig,
   loadOrCreateDevSecret,
 } from '@giftpay/common';
@@ -22,6 +23,8 @@ export interface AccountsConfig extends CommonConfig {
   readonly tokenTtlSeconds: number;
   readonly passwordHash: { readonly memoryKiB: number; readonly iterations: number };
   readonly internalApiToken: string;
+  /** Verify callers' tokens against this key set (another OIDC provider) instead of accounts' own key. */
+  readonly jwksUrl: string | null;
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
   /** Wrong passwords allowed per window before RATE_LIMITED. */
   readonly failedLogins: { readonly perUsername: AttemptLimit; readonly perAddress: AttemptLimit };
@@ -55,6 +58,7 @@ export function loadConfig(env: Env): AccountsConfig {
       iterations: envInt(env, 'PASSWORD_HASH_ITERATIONS', 2, { min: 1, max: 10 }),
     }),
     internalApiToken,
+    jwksUrl: envOptional(env, 'JWKS_URL') ? envUrl(env, 'JWKS_URL', '') : null,
     failedLogins: Object.freeze({
       perUsername: { max: envInt(env, 'FAILED_LOGINS_PER_USERNAME', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },
       perAddress: { max: envInt(env, 'FAILED_LOGINS_PER_ADDRESS', 50, { min: 1, max: 1_000_000 }), windowSeconds: common.rateLimitWindowSeconds },

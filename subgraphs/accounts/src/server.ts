@@ -11,6 +11,7 @@ import {
   type JsonRoute,
   type Logger,
   localKeySet,
+  remoteKeySet,
   SERVICE_TOKEN_HEADER,
   type SubgraphApp,
   serviceTokenMatches,
@@ -80,8 +81,9 @@ export async function createServer({
     name: 'accounts',
     typeDefs,
     resolvers: createResolvers(accounts),
-    // Tokens are verified against this service's own keys, without a network round trip.
-    verifier: createTokenVerifier(localKeySet(signer.jwks), config.jwt),
+    // Tokens are verified against this service's own keys, without a network round trip,
+    // unless JWKS_URL names another provider's key set, as it does for the other services.
+    verifier: createTokenVerifier(config.jwksUrl ? remoteKeySet(config.jwksUrl) : localKeySet(signer.jwks), config.jwt),
     logger,
     mode: config.mode,
     routes,
