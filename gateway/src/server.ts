@@ -138,6 +138,8 @@ export async function createServer({
     gateway,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // runService owns SIGTERM/SIGINT and stops everything in order; Apollo's own handlers would race it.
+    stopOnTerminationSignals: false,
     hideSchemaDetailsFromClientErrors: config.hideSuggestions,
     validationRules: config.limits ? operationLimitRules(config.limits) : [],
     // Non-production serves the embedded Apollo Sandbox landing page (Apollo Server's default).

@@ -115,6 +115,31 @@ describe('pnpm start', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('stops every service cleanly on Ctrl-C through pnpm (SIGINT to the whole process group)', async () => {
+    // As a terminal does: `pnpm start` leads its own process group, and Ctrl-C signals all of it.
+    const child = spawn('pnpm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    started.push(child);
+    let output = '';
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    await new Promise<void>((ready, fail) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('GiftPay is ready')) ready();
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      void exited.then(() => fail(new Error(`pnpm start exited early:\n${output}`)));
+    });
+    // The output ends only when every process holding it (pnpm, start.ts, the services) has exited.
+    const ended = Promise.all([new Promise((done) => child.stdout?.once('end', done)), new Promise((done) => child.stderr?.once('end', done))]);
+    process.kill(-(child.pid as number), 'SIGINT');
+    await exited;
+    await ended;
+    expect(output).not.toContain('did not stop within');
+    expect(output.slice(-1500), output.slice(-1500)).toMatch(/\[start\]\s+stopped/);
+    await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
+  });
+
   it('leaves no service running when the supervisor itself is killed with SIGKILL', async () => {
     const stack = await start();
     stack.child.kill('SIGKILL');

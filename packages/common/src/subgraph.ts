@@ -55,6 +55,8 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
   const apollo = new ApolloServer<SubgraphContext>({
     schema,
     includeStacktraceInErrorResponses: false,
+    // runService owns SIGTERM/SIGINT and stops everything in order; Apollo's own handlers would race it.
+    stopOnTerminationSignals: false,
     // Subgraphs are called by the gateway, not browsers: no landing page, no CSRF preflight rule
     // (the gateway applies it to clients).
     csrfPrevention: false,

