@@ -4,14 +4,11 @@
 // the outcome is exact. Settings: BENCH_SLOTS (1000), BENCH_USERS (5000),
 // BENCH_CONCURRENCY (requests in flight, 500).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '@giftpay/embedded-db';
+import { join } from 'node:path';
+import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing/stack-process';
 
-const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 1000);
 const USERS = Number(process.env.BENCH_USERS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 500);
@@ -21,37 +18,11 @@ interface Sample {
   readonly outcome: string;
 }
 
-async function startStack(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
+async function startStack(): Promise<{ url: string; child: StackProcess['child']; dataDir: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'giftpay-bench-'));
-  const port = await freePort();
-  const { DATABASE_URL: _own, ...inherited } = process.env;
-  const env = {
-    ...inherited,
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-    GATEWAY_PORT: String(port),
-    ACCOUNTS_PORT: String(await freePort()),
-    WALLET_PORT: String(await freePort()),
-    GIFT_CARDS_PORT: String(await freePort()),
-    EMBEDDED_POSTGRES_PORT: String(await freePort()),
-    BOOTSTRAP_ADMIN_USERNAME: 'bench_admin',
-    BOOTSTRAP_ADMIN_PASSWORD: 'bench-admin-password',
-    // Sign-up is not what is measured: the cheapest password hashing keeps set-up short.
-    PASSWORD_HASH_MEMORY_KIB: '1024',
-    PASSWORD_HASH_ITERATIONS: '1',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('GiftPay is ready')) ready();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`the stack exited (${code}):\n${output}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/graphql`, child, dataDir };
+  const env = await stackProcessEnv(dataDir, { LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_USERNAME: 'bench_admin', BOOTSTRAP_ADMIN_PASSWORD: 'bench-admin-password' });
+  const stack = await startStackProcess(env);
+  return { url: stack.url, child: stack.child, dataDir };
 }
 
 async function graphql<T>(

@@ -2,38 +2,22 @@
 // PostgreSQL, ready when it says so, stopped cleanly by Ctrl-C (SIGINT) or SIGTERM, and
 // with its data (and signing key) still there after a restart.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '@giftpay/embedded-db';
+import { join } from 'node:path';
+import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 let dataDir: string;
 let env: Record<string, string>;
+const started: ChildProcess[] = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'giftpay-start-'));
-  const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  env = {
-    ...(inherited as Record<string, string>),
-    DATA_DIR: dataDir,
-    GATEWAY_PORT: String(await freePort()),
-    ACCOUNTS_PORT: String(await freePort()),
-    WALLET_PORT: String(await freePort()),
-    GIFT_CARDS_PORT: String(await freePort()),
-    EMBEDDED_POSTGRES_PORT: String(await freePort()),
-    BOOTSTRAP_ADMIN_USERNAME: 'root_admin',
-    BOOTSTRAP_ADMIN_PASSWORD: 'root-admin-password',
-    PASSWORD_HASH_MEMORY_KIB: '1024',
-    PASSWORD_HASH_ITERATIONS: '1',
-  };
+  env = await stackProcessEnv(dataDir, { BOOTSTRAP_ADMIN_USERNAME: 'root_admin', BOOTSTRAP_ADMIN_PASSWORD: 'root-admin-password' });
 });
-
-const started: ChildProcess[] = [];
 
 afterAll(async () => {
   // A failed assertion must not leave a stack running: stop whatever is still up.
@@ -42,28 +26,10 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly output: string[];
-  readonly exited: Promise<number | null>;
-}
-
-async function start(): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  const output: string[] = [];
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  const ready = new Promise<void>((done, fail) => {
-    const onData = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.join('').includes('GiftPay is ready')) done();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => fail(new Error(`pnpm start exited with ${code} before it was ready:\n${output.join('')}`)));
-  });
-  await ready;
-  return { child, output, exited };
+async function start(options: { viaPnpm?: boolean } = {}): Promise<StackProcess> {
+  const stack = await startStackProcess(env, options);
+  started.push(stack.child);
+  return stack;
 }
 
 async function graphql<T>(query: string, token?: string): Promise<{ data?: T; errors?: { extensions?: { code?: string } }[] }> {
@@ -78,7 +44,7 @@ async function graphql<T>(query: string, token?: string): Promise<{ data?: T; er
 describe('pnpm start', () => {
   it('serves the stack, stops on SIGINT, and keeps data, keys and tokens across a restart', async () => {
     const first = await start();
-    expect(first.output.join('')).toContain(`GraphQL at http://localhost:${env.GATEWAY_PORT}/graphql`);
+    expect(first.output()).toContain(`GraphQL at http://localhost:${env.GATEWAY_PORT}/graphql`);
     const health = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`);
     expect(health.status).toBe(200);
 
@@ -103,7 +69,7 @@ describe('pnpm start', () => {
 
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
-    expect(first.output.join('')).toContain('stopped');
+    expect(first.output()).toContain('stopped');
     await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
     expect(existsSync(join(dataDir, 'secrets', 'jwt-signing-key.pem'))).toBe(true);
 
@@ -117,25 +83,15 @@ describe('pnpm start', () => {
 
   it('stops every service cleanly on Ctrl-C through pnpm (SIGINT to the whole process group)', async () => {
     // As a terminal does: `pnpm start` leads its own process group, and Ctrl-C signals all of it.
-    const child = spawn('pnpm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    started.push(child);
-    let output = '';
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    await new Promise<void>((ready, fail) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('GiftPay is ready')) ready();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      void exited.then(() => fail(new Error(`pnpm start exited early:\n${output}`)));
-    });
+    const stack = await start({ viaPnpm: true });
+    const { child, exited } = stack;
     // The output ends only when every process holding it (pnpm, start.ts, the services) has exited.
     const ended = Promise.all([new Promise((done) => child.stdout?.once('end', done)), new Promise((done) => child.stderr?.once('end', done))]);
     process.kill(-(child.pid as number), 'SIGINT');
     await exited;
     await ended;
-    expect(output).not.toContain('did not stop within');
+    expect(stack.output()).not.toContain('did not stop within');
+    const output = stack.output();
     expect(output.slice(-1500), output.slice(-1500)).toMatch(/\[start\]\s+stopped/);
     await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
   });

@@ -4,10 +4,13 @@
 import { ConfigError } from './config.ts';
 import type { Listening } from './http.ts';
 import type { Logger } from './logger.ts';
+import type { Tracing } from './tracing.ts';
 
 export interface RunningService {
   readonly logger: Logger;
   readonly listening: Listening;
+  /** Flushed after close, so the last spans of in-flight requests are exported. */
+  readonly tracing?: Tracing | null;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function runService(name: string, start: () => Promise<RunningServi
     running.listening
       .close()
       .then(() => running.close())
+      .then(() => running.tracing?.shutdown())
       .then(() => {
         running.logger.info(`${name} stopped`);
         process.exit(0);

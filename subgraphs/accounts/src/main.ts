@@ -11,12 +11,5 @@ await runService('accounts', async () => {
   await migrateAccounts(config.databaseUrl);
   const server = await createServer({ config });
   const listening = await listen(server.server, config.port, config.host);
-  return {
-    logger: server.logger,
-    listening,
-    close: async () => {
-      await server.close();
-      await tracing?.shutdown();
-    },
-  };
+  return { logger: server.logger, listening, tracing, close: () => server.close() };
 });

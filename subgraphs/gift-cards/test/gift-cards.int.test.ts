@@ -2,7 +2,7 @@
 // server: issuing in bulk, what is stored, chosen codes, expiry and the claim rules.
 
 import { type Listening, listen } from '@giftpay/common';
-import { createTestDatabase, type TestDatabase, testEnv } from '@giftpay/testing';
+import { createTestDatabase, errorCodeOf, type TestDatabase, testEnv } from '@giftpay/testing';
 import { createServer as createWallet, type WalletServer } from '@giftpay/wallet';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,15 +31,6 @@ afterAll(async () => {
 
 const irr = (minor: bigint) => ({ minor, currencyCode: 'IRR' });
 
-async function codeOf(promise: Promise<unknown>): Promise<string | null> {
-  try {
-    await promise;
-    return null;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 describe('issuing', () => {
   it('issues 10,000 cards in one call, each with its own code, storing only a keyed hash and the last four characters', async () => {
     const issued = await giftCards.cards.issue({ value: irr(1000n), count: 10_000, usageLimit: 1, issuedBy: 'admin' });
@@ -57,13 +48,13 @@ describe('issuing', () => {
   });
 
   it('refuses a count out of range, a chosen code with count above 1, a past expiry and another currency', async () => {
-    expect(await codeOf(giftCards.cards.issue({ value: irr(1n), count: 0, usageLimit: 1, issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
-    expect(await codeOf(giftCards.cards.issue({ value: irr(1n), count: 10_001, usageLimit: 1, issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
-    expect(await codeOf(giftCards.cards.issue({ value: irr(1n), count: 2, usageLimit: 1, code: 'PROMO-2026', issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
-    expect(await codeOf(giftCards.cards.issue({ value: irr(1n), count: 1, usageLimit: 1, expiresAt: new Date(Date.now() - 1000), issuedBy: 'a' }))).toBe(
+    expect(await errorCodeOf(giftCards.cards.issue({ value: irr(1n), count: 0, usageLimit: 1, issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
+    expect(await errorCodeOf(giftCards.cards.issue({ value: irr(1n), count: 10_001, usageLimit: 1, issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
+    expect(await errorCodeOf(giftCards.cards.issue({ value: irr(1n), count: 2, usageLimit: 1, code: 'PROMO-2026', issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
+    expect(await errorCodeOf(giftCards.cards.issue({ value: irr(1n), count: 1, usageLimit: 1, expiresAt: new Date(Date.now() - 1000), issuedBy: 'a' }))).toBe(
       'BAD_USER_INPUT',
     );
-    expect(await codeOf(giftCards.cards.issue({ value: { minor: 100n, currencyCode: 'USD' }, count: 1, usageLimit: 1, issuedBy: 'a' }))).toBe(
+    expect(await errorCodeOf(giftCards.cards.issue({ value: { minor: 100n, currencyCode: 'USD' }, count: 1, usageLimit: 1, issuedBy: 'a' }))).toBe(
       'CURRENCY_MISMATCH',
     );
   });
@@ -72,7 +63,7 @@ describe('issuing', () => {
     const [promo] = await giftCards.cards.issue({ value: irr(100n), count: 1, usageLimit: 3, code: 'Winter-Sale-26', issuedBy: 'a' });
     expect(promo?.code).toBe('WINTER-SALE-26');
     expect(promo?.giftCard.last4).toBe('LE26');
-    expect(await codeOf(giftCards.cards.issue({ value: irr(100n), count: 1, usageLimit: 1, code: 'wintersale26', issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
+    expect(await errorCodeOf(giftCards.cards.issue({ value: irr(100n), count: 1, usageLimit: 1, code: 'wintersale26', issuedBy: 'a' }))).toBe('BAD_USER_INPUT');
     const activation = await giftCards.redemptions.activate('user-1', 'winter sale 26');
     expect(activation.redemption.status).toBe('CREDITED');
   });
@@ -82,7 +73,7 @@ describe('claiming', () => {
   it('refuses an expired card with GIFT_CARD_EXPIRED and keeps its count', async () => {
     const [card] = await giftCards.cards.issue({ value: irr(10n), count: 1, usageLimit: 1, expiresAt: new Date(Date.now() + 60_000), issuedBy: 'a' });
     await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 second' where id = ${card?.giftCard.id ?? ''}`;
-    expect(await codeOf(giftCards.redemptions.activate('user-2', card?.code ?? ''))).toBe('GIFT_CARD_EXPIRED');
+    expect(await errorCodeOf(giftCards.redemptions.activate('user-2', card?.code ?? ''))).toBe('GIFT_CARD_EXPIRED');
     const refreshed = await giftCards.cards.findById(card?.giftCard.id ?? '');
     expect(refreshed?.redemptionCount).toBe(0);
     const [redemptions] = await database.sql`select count(*)::int as n from gift_cards.redemptions where gift_card_id = ${card?.giftCard.id ?? ''}`;
@@ -94,7 +85,7 @@ describe('claiming', () => {
     const code = promo?.code ?? '';
     const users = Array.from({ length: 10 }, (_, index) => `promo-user-${index}`);
     const outcomes = await Promise.all(
-      users.flatMap((user) => [codeOf(giftCards.redemptions.activate(user, code)), codeOf(giftCards.redemptions.activate(user, code))]),
+      users.flatMap((user) => [errorCodeOf(giftCards.redemptions.activate(user, code)), errorCodeOf(giftCards.redemptions.activate(user, code))]),
     );
     expect(outcomes.filter((outcome) => outcome === null)).toHaveLength(4);
     expect(outcomes.filter((outcome) => outcome !== null).every((outcome) => outcome === 'GIFT_CARD_USED_UP' || outcome === 'GIFT_CARD_ALREADY_REDEEMED')).toBe(

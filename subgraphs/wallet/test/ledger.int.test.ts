@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { connectDatabase, type Money } from '@giftpay/common';
-import { createTestDatabase, type TestDatabase } from '@giftpay/testing';
+import { createTestDatabase, errorCodeOf, type TestDatabase } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../src/db/schema.ts';
 import { createLedger, type Ledger } from '../src/ledger.service.ts';
@@ -40,15 +40,6 @@ async function fund(ownerId: string, amount: number): Promise<void> {
   await ledger.credit({ ownerId, amount: irr(amount), description: 'funding', idempotencyKey: randomUUID(), scope: 'test' });
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | null> {
-  try {
-    await promise;
-    return null;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 /** Every wallet's balance equals the sum of its entries, and every balanceAfter chains from the one before. */
 async function expectLedgerConsistent(): Promise<void> {
   const mismatched = await database.sql`
@@ -71,7 +62,7 @@ describe('spend', () => {
     await fund(owner, 300);
     const codes = await Promise.all(
       Array.from({ length: 100 }, (_, index) =>
-        codeOf(ledger.spend({ ownerId: owner, amount: irr(10), description: `spend ${index}`, idempotencyKey: `spend-${index}` })),
+        errorCodeOf(ledger.spend({ ownerId: owner, amount: irr(10), description: `spend ${index}`, idempotencyKey: `spend-${index}` })),
       ),
     );
     expect(codes.filter((code) => code === null)).toHaveLength(30);
@@ -86,7 +77,7 @@ describe('spend', () => {
   it('refuses a currency that is not the wallet’s with CURRENCY_MISMATCH and moves nothing', async () => {
     const owner = newUser();
     await fund(owner, 100);
-    const code = await codeOf(ledger.spend({ ownerId: owner, amount: { minor: 100n, currencyCode: 'USD' }, description: 'x', idempotencyKey: 'usd' }));
+    const code = await errorCodeOf(ledger.spend({ ownerId: owner, amount: { minor: 100n, currencyCode: 'USD' }, description: 'x', idempotencyKey: 'usd' }));
     expect(code).toBe('CURRENCY_MISMATCH');
     expect((await ledger.ensureWallet(owner)).balance).toBe(100n);
   });
@@ -94,7 +85,7 @@ describe('spend', () => {
   it('leaves nothing half-written when a spend is refused', async () => {
     const owner = newUser();
     await fund(owner, 5);
-    expect(await codeOf(ledger.spend({ ownerId: owner, amount: irr(6), description: 'too much', idempotencyKey: 'k' }))).toBe('INSUFFICIENT_FUNDS');
+    expect(await errorCodeOf(ledger.spend({ ownerId: owner, amount: irr(6), description: 'too much', idempotencyKey: 'k' }))).toBe('INSUFFICIENT_FUNDS');
     // The key was not consumed: the same key may be used once the wallet can pay.
     await fund(owner, 1);
     const posted = await ledger.spend({ ownerId: owner, amount: irr(6), description: 'too much', idempotencyKey: 'k' });
@@ -133,8 +124,8 @@ describe('idempotency', () => {
     const owner = newUser();
     await fund(owner, 1000);
     await ledger.spend({ ownerId: owner, amount: irr(100), description: 'coffee', idempotencyKey: 'k1' });
-    expect(await codeOf(ledger.spend({ ownerId: owner, amount: irr(200), description: 'coffee', idempotencyKey: 'k1' }))).toBe('IDEMPOTENCY_KEY_REUSED');
-    expect(await codeOf(ledger.spend({ ownerId: owner, amount: irr(100), description: 'tea', idempotencyKey: 'k1' }))).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await errorCodeOf(ledger.spend({ ownerId: owner, amount: irr(200), description: 'coffee', idempotencyKey: 'k1' }))).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await errorCodeOf(ledger.spend({ ownerId: owner, amount: irr(100), description: 'tea', idempotencyKey: 'k1' }))).toBe('IDEMPOTENCY_KEY_REUSED');
     expect((await ledger.ensureWallet(owner)).balance).toBe(900n);
   });
 
@@ -172,13 +163,13 @@ describe('transfer', () => {
     const alice = newUser();
     const bob = newUser();
     await fund(alice, 10);
-    expect(await codeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: 'nobody', amount: irr(1), idempotencyKey: 'a' }))).toBe(
+    expect(await errorCodeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: 'nobody', amount: irr(1), idempotencyKey: 'a' }))).toBe(
       'RECIPIENT_NOT_FOUND',
     );
-    expect(await codeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: usernameOf(alice), amount: irr(1), idempotencyKey: 'b' }))).toBe(
-      'BAD_USER_INPUT',
-    );
-    expect(await codeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: usernameOf(bob), amount: irr(11), idempotencyKey: 'c' }))).toBe(
+    expect(
+      await errorCodeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: usernameOf(alice), amount: irr(1), idempotencyKey: 'b' })),
+    ).toBe('BAD_USER_INPUT');
+    expect(await errorCodeOf(ledger.transfer({ ownerId: alice, senderUsername: 'a', toUsername: usernameOf(bob), amount: irr(11), idempotencyKey: 'c' }))).toBe(
       'INSUFFICIENT_FUNDS',
     );
     expect((await ledger.ensureWallet(alice)).balance).toBe(10n);
@@ -202,7 +193,7 @@ describe('transfer', () => {
     });
     const codes = await Promise.all(
       transfers.map((t) =>
-        codeOf(
+        errorCodeOf(
           ledger.transfer({ ownerId: t.from, senderUsername: usernameOf(t.from), toUsername: usernameOf(t.to), amount: irr(t.amount), idempotencyKey: t.key }),
         ),
       ),
