@@ -10,12 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let database: TestDatabase;
 let stack: Stack;
-let admin: SignedIn;
 
 beforeAll(async () => {
   database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url, env: { WALLET_CREDIT_TIMEOUT_MS: '500' } });
-  admin = await stack.logInAdmin();
 });
 
 afterAll(async () => {
@@ -23,13 +21,7 @@ afterAll(async () => {
 });
 
 async function issuePromotion(amount: string, usageLimit: number): Promise<string> {
-  const result = await stack.graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
-    'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code } } }',
-    { token: admin.token, variables: { input: { value: { amount, currencyCode: 'IRR' }, usageLimit } } },
-  );
-  const code = result.data?.issueGiftCards.giftCards[0]?.code;
-  if (!code) throw new Error(JSON.stringify(result.errors));
-  return code;
+  return (await stack.issueGiftCard({ amount, usageLimit })).code;
 }
 
 async function stopWallet(): Promise<number> {

@@ -2,17 +2,15 @@
 // traffic (requests, operations by root field, errors by code, subgraph calls, activations,
 // credit deliveries, the outbox), and never labelled with strings a client chooses.
 
-import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
+import { createTestDatabase, type Stack, startStack } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 let stack: Stack;
-let admin: SignedIn;
 
 beforeAll(async () => {
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url, env: { METRICS_TOKEN } });
-  admin = await stack.logInAdmin();
 });
 
 afterAll(async () => {
@@ -44,11 +42,7 @@ describe('/metrics', () => {
   });
 
   it('counts activations, deliveries, errors by code and subgraph calls, and shows the outbox', async () => {
-    const issued = await stack.graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
-      'mutation { issueGiftCards(input: { value: { amount: "10", currencyCode: "IRR" } }) { giftCards { code } } }',
-      { token: admin.token },
-    );
-    const code = issued.data?.issueGiftCards.giftCards[0]?.code;
+    const { code } = await stack.issueGiftCard({ amount: '10' });
     const [first, second] = [await stack.signUp(), await stack.signUp()];
     const ACTIVATE = 'mutation ActivateForMetricsTest($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }';
     await stack.graphql(ACTIVATE, { token: first.token, variables: { code } });

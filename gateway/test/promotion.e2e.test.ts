@@ -28,13 +28,7 @@ const ACTIVATE = `mutation ($code: String!) {
 }`;
 
 async function issuePromotion(amount: string, usageLimit: number): Promise<{ code: string; id: string }> {
-  const result = await stack.graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
-    'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id } } } }',
-    { token: admin.token, variables: { input: { value: { amount, currencyCode: 'IRR' }, usageLimit } } },
-  );
-  const issued = result.data?.issueGiftCards.giftCards[0];
-  if (!issued) throw new Error(JSON.stringify(result.errors));
-  return { code: issued.code, id: issued.giftCard.id };
+  return stack.issueGiftCard({ amount, usageLimit });
 }
 
 async function signUpMany(count: number): Promise<SignedIn[]> {

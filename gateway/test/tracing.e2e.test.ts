@@ -4,20 +4,18 @@
 
 import { randomBytes } from 'node:crypto';
 import { startTracing, type Tracing } from '@giftpay/common';
-import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
+import { createTestDatabase, type Stack, startStack } from '@giftpay/testing';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing | null;
 let stack: Stack;
-let admin: SignedIn;
 
 beforeAll(async () => {
   tracing = startTracing({ service: 'giftpay-tests', exporter });
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
-  admin = await stack.logInAdmin();
 });
 
 afterAll(async () => {
@@ -31,17 +29,14 @@ function service(span: ReadableSpan): unknown {
 
 describe('traces', () => {
   it("puts the gateway's, gift-cards' and the wallet's spans of one activation in the client's trace, each nested under its caller", async () => {
-    const issued = await stack.graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
-      'mutation { issueGiftCards(input: { value: { amount: "10", currencyCode: "IRR" } }) { giftCards { code } } }',
-      { token: admin.token },
-    );
+    const { code } = await stack.issueGiftCard({ amount: '10' });
     const user = await stack.signUp();
     const traceId = randomBytes(16).toString('hex');
     const clientSpanId = randomBytes(8).toString('hex');
     exporter.reset();
     const result = await stack.graphql('mutation ($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }', {
       token: user.token,
-      variables: { code: issued.data?.issueGiftCards.giftCards[0]?.code },
+      variables: { code },
       headers: { traceparent: `00-${traceId}-${clientSpanId}-01` },
     });
     expect(result.errors).toBeUndefined();

@@ -6,12 +6,10 @@ import { createTestDatabase, type SignedIn, type Stack, startStack } from '@gift
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
-let admin: SignedIn;
 
 beforeAll(async () => {
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
-  admin = await stack.logInAdmin();
 });
 
 afterAll(async () => {
@@ -21,11 +19,7 @@ afterAll(async () => {
 /** A signed-up user whose wallet holds `amount` IRR, funded through a gift card as a real user would be. */
 async function fundedUser(amount: string): Promise<SignedIn> {
   const user = await stack.signUp();
-  const issued = await stack.graphql<{ issueGiftCards: { giftCards: { code: string }[] } }>(
-    'mutation ($amount: Decimal!) { issueGiftCards(input: { value: { amount: $amount, currencyCode: "IRR" } }) { giftCards { code } } }',
-    { token: admin.token, variables: { amount } },
-  );
-  const code = issued.data?.issueGiftCards.giftCards[0]?.code;
+  const { code } = await stack.issueGiftCard({ amount });
   await stack.graphql('mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } } }', {
     token: user.token,
     variables: { code },

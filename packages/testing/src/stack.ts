@@ -50,6 +50,8 @@ export interface Stack {
     options?: { variables?: Record<string, unknown>; token?: string; headers?: Record<string, string> },
   ): Promise<GraphQLResult<TData>>;
   signUp(username?: string): Promise<SignedIn>;
+  /** Issues one card (or promotion) as the bootstrap admin, in IRR; returns its code and id. */
+  issueGiftCard(input?: { amount?: string; usageLimit?: number; count?: number; expiresAt?: string }): Promise<{ code: string; id: string }>;
   logInAdmin(): Promise<SignedIn>;
   close(): Promise<void>;
 }
@@ -134,9 +136,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return { token: result.data.auth.token, userId: result.data.auth.user.id, username: result.data.auth.user.username };
   };
 
+  let adminToken: Promise<SignedIn> | null = null;
+  const issueGiftCard: Stack['issueGiftCard'] = async ({ amount = '1000', ...rest } = {}) => {
+    adminToken ??= authenticate('logIn', ADMIN_USERNAME, ADMIN_PASSWORD);
+    const result = await graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
+      'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id } } } }',
+      { token: (await adminToken).token, variables: { input: { value: { amount, currencyCode: 'IRR' }, ...rest } } },
+    );
+    const issued = result.data?.issueGiftCards.giftCards[0];
+    if (!issued || result.errors) throw new Error(`issueGiftCards failed: ${JSON.stringify(result.errors)}`);
+    return { code: issued.code, id: issued.giftCard.id };
+  };
+
   return {
     env,
     gatewayUrl,
+    issueGiftCard,
     accounts,
     wallet,
     giftCards,

@@ -1,7 +1,8 @@
 // The accounts subgraph's tables, in their own PostgreSQL schema.
 
+import { attemptCountersTable } from '@giftpay/common/attempt-counters';
 import { sql } from 'drizzle-orm';
-import { integer, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const accountsSchema = pgSchema('accounts');
 
@@ -20,12 +21,4 @@ export const users = accountsSchema.table('users', {
 export type UserRow = typeof users.$inferSelect;
 
 /** Failed attempts per subject and time window, shared by every replica (see attempt-limiter.ts). */
-export const attemptCounters = accountsSchema.table(
-  'attempt_counters',
-  {
-    subject: text('subject').notNull(),
-    windowStart: timestamp('window_start', { withTimezone: true, mode: 'date' }).notNull(),
-    count: integer('count').notNull(),
-  },
-  (table) => [primaryKey({ name: 'attempt_counters_pkey', columns: [table.subject, table.windowStart] })],
-);
+export const attemptCounters = attemptCountersTable(accountsSchema);

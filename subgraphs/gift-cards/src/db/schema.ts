@@ -1,8 +1,9 @@
 // The gift-cards subgraph's tables. A redemption row is both the claim of one slot of a
 // card and the outbox record of the wallet credit it owes: they commit together.
 
+import { attemptCountersTable } from '@giftpay/common/attempt-counters';
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, check, index, integer, pgSchema, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, integer, pgSchema, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 export const giftCardsSchema = pgSchema('gift_cards');
 
@@ -62,12 +63,4 @@ export type GiftCardRow = typeof giftCards.$inferSelect;
 export type RedemptionRow = typeof redemptions.$inferSelect;
 
 /** Failed attempts per subject and time window, shared by every replica (see attempt-limiter.ts). */
-export const attemptCounters = giftCardsSchema.table(
-  'attempt_counters',
-  {
-    subject: text('subject').notNull(),
-    windowStart: timestamp('window_start', { withTimezone: true, mode: 'date' }).notNull(),
-    count: integer('count').notNull(),
-  },
-  (table) => [primaryKey({ name: 'attempt_counters_pkey', columns: [table.subject, table.windowStart] })],
-);
+export const attemptCounters = attemptCountersTable(giftCardsSchema);
