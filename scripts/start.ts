@@ -141,22 +141,55 @@ const serviceUrls = {
 const profileDir = env.CPU_PROFILE_DIR?.trim();
 const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, profileDir)}`] : [];
 
-for (const service of services) {
+/** After this many exits in a row, each within FAST_EXIT_MS of its start, the stack gives up. */
+const MAX_FAST_EXITS = 5;
+const FAST_EXIT_MS = 10_000;
+/** runService's exit code for a configuration error: restarting cannot help. */
+const EXIT_CONFIG = 78;
+const fastExits = new Map<string, number>();
+
+/**
+ * Starts one service and keeps it running: when it exits (a crash, an OOM kill, a bug), it is
+ * started again after a back-off that doubles from 0.5 s to 10 s, and the rest of the stack
+ * goes on serving. It gives up, stopping everything, on a configuration error or when the
+ * service keeps failing right after its start.
+ */
+function startService(service: (typeof services)[number]): void {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, [...profileFlags, '--import', 'tsx', service.entry], {
     cwd: root,
     env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(service.name, child);
+  say(`${service.name} started (pid ${child.pid})`);
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => console.log(`${prefix(service.name)} ${readable(line)}`));
   }
   child.on('exit', (code, signal) => {
     if (stopping) return;
-    say(`${service.name} exited (${signal ?? `code ${code}`}); stopping the stack`);
-    void stopAll(1);
+    const how = signal ?? `code ${code}`;
+    if (code === EXIT_CONFIG) {
+      say(`${service.name} exited (${how}): its configuration is invalid (see above); stopping the stack`);
+      void stopAll(1);
+      return;
+    }
+    const fast = Date.now() - startedAt < FAST_EXIT_MS ? (fastExits.get(service.name) ?? 0) + 1 : 0;
+    fastExits.set(service.name, fast);
+    if (fast >= MAX_FAST_EXITS) {
+      say(`${service.name} exited (${how}) ${fast} times in a row right after starting; stopping the stack`);
+      void stopAll(1);
+      return;
+    }
+    const delayMs = Math.min(500 * 2 ** fast, 10_000);
+    say(`${service.name} exited (${how}); restarting it in ${(delayMs / 1000).toFixed(1)} s`);
+    setTimeout(() => {
+      if (!stopping) startService(service);
+    }, delayMs);
   });
 }
+
+for (const service of services) startService(service);
 
 const healthUrl = `http://127.0.0.1:${gatewayPort}/health`;
 if (await waitForHealth(healthUrl, 120_000)) {

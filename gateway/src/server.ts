@@ -108,8 +108,15 @@ export async function createServer({
           try {
             const response = await fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) });
             stop({ outcome: String(response.status) });
+            // A proxy or load balancer in front of a subgraph says 502/503/504 when no replica can answer.
+            if (response.status === 502 || response.status === 503 || response.status === 504) {
+              const retryAfter = Number(response.headers.get('retry-after'));
+              await response.body?.cancel();
+              throw new SubgraphUnavailableError(name, 'unavailable', Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+            }
             return response;
           } catch (error) {
+            if (error instanceof SubgraphUnavailableError) throw error;
             const reason = (error as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable';
             stop({ outcome: reason });
             throw new SubgraphUnavailableError(name, reason);

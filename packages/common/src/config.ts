@@ -2,6 +2,8 @@
 // at start-up, through these helpers, so a wrong value stops the service with one clear
 // message that names the variable.
 
+import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db.ts';
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
@@ -94,6 +96,8 @@ export interface CommonConfig {
   readonly metricsToken: string | null;
   /** OpenTelemetry collector base URL (OTLP/HTTP); traces are exported only when set. */
   readonly otlpEndpoint: string | null;
+  /** Bounded waits on every pooled database connection. */
+  readonly databaseTimeouts: DatabaseTimeouts;
 }
 
 export interface JwtRules {
@@ -123,6 +127,11 @@ export function loadCommonConfig(env: Env): CommonConfig {
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
     metricsToken: envOptional(env, 'METRICS_TOKEN') ?? null,
     otlpEndpoint: envOptional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ? envUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', '') : null,
+    databaseTimeouts: Object.freeze({
+      statementMs: envInt(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.statementMs, { min: 100, max: 600_000 }),
+      lockMs: envInt(env, 'DB_LOCK_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.lockMs, { min: 10, max: 600_000 }),
+      idleInTransactionMs: envInt(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.idleInTransactionMs, { min: 100, max: 600_000 }),
+    }),
     jwt: {
       issuer: envString(env, 'JWT_ISSUER', 'giftpay-accounts'),
       audience: envString(env, 'JWT_AUDIENCE', 'giftpay-api'),

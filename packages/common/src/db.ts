@@ -1,6 +1,8 @@
 // Database access shared by the subgraphs: a postgres.js pool wrapped by drizzle, and
 // migrations applied at start over one connection, under an advisory lock so replicas
-// starting together never run them twice.
+// starting together never run them twice. postgres.js 3.4.9 is patched
+// (patches/postgres@3.4.9.patch) so a lost connection fails its queries instead of crashing
+// the process, hanging them, or running a dead transaction's remainder outside it.
 
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
@@ -9,6 +11,26 @@ import postgres, { type Sql } from 'postgres';
 export interface DatabaseOptions {
   readonly applicationName: string;
   readonly maxConnections: number;
+  /** Bounded waits (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS): a stuck row lock costs one request, not the service. */
+  readonly timeouts?: DatabaseTimeouts;
+}
+
+export interface DatabaseTimeouts {
+  readonly statementMs: number;
+  readonly lockMs: number;
+  readonly idleInTransactionMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({ statementMs: 10_000, lockMs: 3_000, idleInTransactionMs: 15_000 });
+
+/**
+ * postgres.js waits `(0.5..1) × min(3^n / 100, 20)` seconds before reconnecting after the n-th
+ * failed connection in a row, shared by the whole pool: after a burst of terminated backends
+ * (a failover, a restart) it waited up to 20 s with the database already back. Ours grows from
+ * 50 ms to at most 1 s, jittered.
+ */
+export function reconnectDelaySeconds(failures: number): number {
+  return Math.min(0.05 * 2 ** Math.min(failures, 10), 1) * (0.5 + Math.random() / 2);
 }
 
 export interface Database<TSchema extends Record<string, unknown>> {
@@ -18,11 +40,18 @@ export interface Database<TSchema extends Record<string, unknown>> {
 }
 
 export function connectDatabase<TSchema extends Record<string, unknown>>(url: string, schema: TSchema, options: DatabaseOptions): Database<TSchema> {
+  const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
   const sql = postgres(url, {
     max: options.maxConnections,
     idle_timeout: 30,
-    connect_timeout: 10,
-    connection: { application_name: options.applicationName },
+    connect_timeout: 5,
+    backoff: reconnectDelaySeconds,
+    connection: {
+      application_name: options.applicationName,
+      statement_timeout: timeouts.statementMs,
+      lock_timeout: timeouts.lockMs,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
+    },
     onnotice: () => {},
   });
   const db = drizzle(sql, { schema });
@@ -66,3 +95,39 @@ function findPostgresError(error: unknown): postgres.PostgresError | undefined {
   }
   return undefined;
 }
+
+/**
+ * True when the database could not be reached or dropped the connection, or a bounded wait ran
+ * out. Clients see SERVICE_UNAVAILABLE and may send the same request again: a failed statement
+ * committed nothing, and where a COMMIT was lost in flight, every money movement is idempotent
+ * by its key, so the retry cannot apply it twice.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Client-side connection failures (postgres.js, Node) and server-side ones (SQLSTATE). */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown: pg_terminate_backend, a fast shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up or shutting down
+  '57014', // query_canceled: statement_timeout
+  '55P03', // lock_not_available: lock_timeout
+  '53300', // too_many_connections
+  '25P03', // idle_in_transaction_session_timeout
+]);

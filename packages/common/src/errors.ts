@@ -4,6 +4,7 @@
 
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isDatabaseUnavailable } from './db.ts';
 import type { Logger } from './logger.ts';
 
 export type ErrorCode =
@@ -22,7 +23,9 @@ export type ErrorCode =
   | 'RECIPIENT_NOT_FOUND'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'RATE_LIMITED'
-  | 'GRAPHQL_VALIDATION_FAILED';
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'SERVICE_UNAVAILABLE';
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
@@ -127,6 +130,16 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+/** A service or the database this field needs is down or did not answer in time; the same request may be sent again. */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  override readonly details: Readonly<Record<string, unknown>>;
+  constructor(message = 'A service this needs is not available just now; nothing was done twice. Try again shortly.', retryAfterSeconds = 1) {
+    super(message);
+    this.details = { retryAfterSeconds };
+  }
+}
+
 /** Every code of the contract: what a client may see, besides INTERNAL_SERVER_ERROR. */
 export const CONTRACT_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'UNAUTHENTICATED',
@@ -145,6 +158,8 @@ export const CONTRACT_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'IDEMPOTENCY_KEY_REUSED',
   'RATE_LIMITED',
   'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'SERVICE_UNAVAILABLE',
 ]);
 
 /** Request errors Apollo Server and graphql-js raise themselves; safe to show as they are. */
@@ -174,6 +189,7 @@ export function domainErrorToGraphQL(error: DomainError, path?: readonly (string
 export function publicExtensionsOf(error: unknown, trustDownstream: boolean): Record<string, unknown> | null {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof DomainError) return { code: original.code, ...original.details };
+  if (isDatabaseUnavailable(original)) return { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
   if (!(error instanceof GraphQLError)) return null;
   const code = error.extensions?.code;
   if (typeof code !== 'string') return null;
@@ -196,13 +212,15 @@ export interface FormatErrorOptions {
 export class SubgraphUnavailableError extends Error {
   override readonly name = 'SubgraphUnavailableError';
   readonly subgraph: string;
-  readonly reason: 'timeout' | 'unreachable';
-  constructor(subgraph: string, reason: 'timeout' | 'unreachable') {
-    super(
-      `The ${subgraph} service ${reason === 'timeout' ? 'did not answer in time' : 'is not reachable'}; this part of the answer is missing. Try again shortly.`,
-    );
+  readonly reason: 'timeout' | 'unreachable' | 'unavailable';
+  /** From the service's own Retry-After, when it sent one. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(subgraph: string, reason: 'timeout' | 'unreachable' | 'unavailable', retryAfterSeconds?: number) {
+    const what = { timeout: 'did not answer in time', unreachable: 'is not reachable', unavailable: 'is not available just now' }[reason];
+    super(`The ${subgraph} service ${what}; this part of the answer is missing. Try again shortly.`);
     this.subgraph = subgraph;
     this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -226,6 +244,9 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
       ...(formatted.path ? { path: formatted.path } : {}),
     };
     const extensions = publicExtensionsOf(error, options.trustDownstream ?? false);
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    // The driver's own message names hosts and ports: say what it means instead.
+    if (extensions && isDatabaseUnavailable(original)) return { message: DATABASE_UNAVAILABLE_MESSAGE, ...location, extensions };
     if (extensions) return { message: formatted.message, ...location, extensions };
     const requestId = requestIdOfError(error);
     const unavailable = unavailableSubgraph(error);
@@ -233,7 +254,12 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
       return {
         message: unavailable.message,
         ...location,
-        extensions: { code: 'INTERNAL_SERVER_ERROR', service: unavailable.subgraph, ...(requestId ? { requestId } : {}) },
+        extensions: {
+          code: 'SERVICE_UNAVAILABLE',
+          service: unavailable.subgraph,
+          ...(unavailable.retryAfterSeconds !== undefined ? { retryAfterSeconds: unavailable.retryAfterSeconds } : {}),
+          ...(requestId ? { requestId } : {}),
+        },
       };
     }
     return {
@@ -243,6 +269,9 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
     };
   };
 }
+
+const DATABASE_RETRY_AFTER_SECONDS = 1;
+const DATABASE_UNAVAILABLE_MESSAGE = 'The service could not reach its database just now; nothing was done twice. Try again shortly.';
 
 const REQUEST_ID = Symbol('giftpay.requestId');
 
@@ -263,6 +292,10 @@ export function errorLoggingPlugin<TContext extends BaseContext & { requestId?: 
       return {
         async didEncounterErrors({ contextValue, errors, operationName }) {
           for (const error of errors) {
+            if (isDatabaseUnavailable(error.originalError)) {
+              logger.warn({ err: error.originalError, path: error.path, requestId: contextValue.requestId, operationName }, 'database unavailable');
+              continue;
+            }
             if (publicExtensionsOf(error, options.trustDownstream ?? false)) continue;
             Object.assign(error, { [REQUEST_ID]: contextValue.requestId });
             logger.error({ err: error.originalError ?? error, path: error.path, requestId: contextValue.requestId, operationName }, 'unexpected error');

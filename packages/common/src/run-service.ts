@@ -15,38 +15,53 @@ export interface RunningService {
 }
 
 export async function runService(name: string, start: () => Promise<RunningService>): Promise<void> {
-  let running: RunningService;
+  let running: RunningService | undefined;
+  // A promise rejected with no handler is a bug to log with its context, not a reason to drop
+  // every request in flight (Node's default is to exit): the service goes on. An uncaught
+  // exception may have left state half-changed, so that one still ends the process, after
+  // saying why; `pnpm start` or the orchestrator restarts it.
+  process.on('unhandledRejection', (reason) => {
+    if (running) running.logger.error({ err: reason }, `${name}: unhandled promise rejection; the service goes on`);
+    else console.error(`${name}: unhandled promise rejection:`, reason);
+  });
+  process.on('uncaughtException', (error) => {
+    if (running) running.logger.fatal({ err: error }, `${name}: uncaught exception; exiting`);
+    else console.error(`${name}: uncaught exception:`, error);
+    process.exit(1);
+  });
   try {
     running = await start();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`${name}: ${error.message}`);
-    } else {
-      console.error(`${name}: failed to start:`, error);
+      // EX_CONFIG from sysexits.h: a supervisor knows that starting it again cannot help.
+      process.exit(78);
     }
+    console.error(`${name}: failed to start:`, error);
     process.exit(1);
   }
-  running.logger.info({ url: running.listening.url }, `${name} listening`);
+  const service = running;
+  service.logger.info({ url: service.listening.url }, `${name} listening`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    running.logger.info({ signal }, `${name} stopping`);
+    service.logger.info({ signal }, `${name} stopping`);
     const forced = setTimeout(() => {
-      running.logger.warn(`${name} did not stop within 10 s; exiting`);
+      service.logger.warn(`${name} did not stop within 10 s; exiting`);
       process.exit(1);
     }, 10_000);
     forced.unref();
-    running.listening
+    service.listening
       .close()
-      .then(() => running.close())
-      .then(() => running.tracing?.shutdown())
+      .then(() => service.close())
+      .then(() => service.tracing?.shutdown())
       .then(() => {
-        running.logger.info(`${name} stopped`);
+        service.logger.info(`${name} stopped`);
         process.exit(0);
       })
       .catch((error: unknown) => {
-        running.logger.error({ err: error }, `${name} failed to stop cleanly`);
+        service.logger.error({ err: error }, `${name} failed to stop cleanly`);
         process.exit(1);
       });
   };

@@ -85,6 +85,9 @@ export function testEnv(databaseUrl: string, overrides: Env = {}): Record<string
     WALLET_PORT: '0',
     GIFT_CARDS_PORT: '0',
     GATEWAY_PORT: '0',
+    // No quick credit retries by default: tests of the outbox count delivery attempts and
+    // drive the relay themselves; the quick retries have tests of their own.
+    CREDIT_RETRY_DELAYS_MS: '',
     ...overrides,
   };
 }

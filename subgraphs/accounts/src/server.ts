@@ -40,7 +40,11 @@ export async function createServer({
   logger?: Logger;
 }): Promise<AccountsServer> {
   const metrics = createMetrics('accounts');
-  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-accounts', maxConnections: config.dbPoolMax });
+  const database = connectDatabase(config.databaseUrl, schema, {
+    applicationName: 'giftpay-accounts',
+    maxConnections: config.dbPoolMax,
+    timeouts: config.databaseTimeouts,
+  });
   const signer = await createTokenSigner({
     privateKeyPem: config.jwtPrivateKeyPem,
     issuer: config.jwt.issuer,

@@ -7,6 +7,7 @@ import {
   ConfigError,
   type Env,
   envInt,
+  envList,
   envOptional,
   envRequired,
   envString,
@@ -26,7 +27,7 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly internalApiToken: string;
   readonly codeKey: string;
   readonly walletCreditTimeoutMs: number;
-  readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number };
+  readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number; readonly quickRetryDelaysMs: readonly number[] };
   /** Wrong codes allowed per window before RATE_LIMITED. */
   readonly failedActivations: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
 }
@@ -64,6 +65,18 @@ export function loadConfig(env: Env): GiftCardsConfig {
       intervalMs: envInt(env, 'CREDIT_RELAY_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
       batchSize: envInt(env, 'CREDIT_RELAY_BATCH_SIZE', 50, { min: 1, max: 1000 }),
       leaseMs: envInt(env, 'CREDIT_RELAY_LEASE_MS', 30_000, { min: 1000, max: 3_600_000 }),
+      quickRetryDelaysMs: Object.freeze(quickRetryDelays(env)),
     }),
   });
+}
+
+/** CREDIT_RETRY_DELAYS_MS: comma-separated delays of the quick retries after a failed first credit; empty for none. */
+function quickRetryDelays(env: Env): number[] {
+  const raw = env.CREDIT_RETRY_DELAYS_MS;
+  if (raw === undefined) return [250, 1000, 3000];
+  const delays = envList(env, 'CREDIT_RETRY_DELAYS_MS', []).map(Number);
+  if (delays.length > 10 || delays.some((delay) => !Number.isInteger(delay) || delay < 10 || delay > 60_000)) {
+    throw new ConfigError('CREDIT_RETRY_DELAYS_MS', `must list at most 10 delays in milliseconds, each from 10 to 60000, got "${raw}"`);
+  }
+  return delays;
 }

@@ -40,6 +40,12 @@ export interface RedemptionDeps {
   /** How long the request that made a claim owns its delivery before the relay may take over. */
   readonly leaseMs: number;
   readonly batchSize: number;
+  /**
+   * After a failed first delivery, the process that made the claim tries again after each of
+   * these delays (CREDIT_RETRY_DELAYS_MS), so a winner's credit lands within seconds instead of
+   * after the lease; the relay still covers a claim whose process died.
+   */
+  readonly quickRetryDelaysMs?: readonly number[];
   readonly metrics?: { readonly claims: Counter<'outcome'>; readonly deliveries: Counter<'result'> };
 }
 
@@ -138,6 +144,26 @@ export function createRedemptionService(deps: RedemptionDeps) {
     }
   }
 
+  const quickRetries = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  /** Tries a credit again after the next quick-retry delay, in the background; stops once it is credited. */
+  function retrySoon(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'>, requestId: string | undefined, round = 0): void {
+    const delay = deps.quickRetryDelaysMs?.[round];
+    if (delay === undefined || closed) return;
+    const timer = setTimeout(() => {
+      quickRetries.delete(timer);
+      if (closed) return;
+      deliver(redemption, card, requestId)
+        .then((after) => {
+          if (after.status === 'PENDING') retrySoon(after, card, requestId, round + 1);
+        })
+        .catch((error: unknown) => logger.warn({ err: error, redemptionId: redemption.id }, 'quick credit retry failed; the relay will deliver it'));
+    }, delay);
+    timer.unref();
+    quickRetries.add(timer);
+  }
+
   return {
     /** Claims the card for the user and tries the credit at once; the credit may stay PENDING for the relay. */
     async activate(userId: string, code: string, request: { requestId?: string; clientAddress?: string | null } = {}): Promise<Activation> {
@@ -151,7 +177,15 @@ export function createRedemptionService(deps: RedemptionDeps) {
       deps.metrics?.claims.inc({ outcome: 'claimed' });
       const { requestId } = request;
       const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
+      if (redemption.status === 'PENDING') retrySoon(redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption };
+    },
+
+    /** Cancels the quick retries still waiting (the relay delivers those credits). */
+    close(): void {
+      closed = true;
+      for (const timer of quickRetries) clearTimeout(timer);
+      quickRetries.clear();
     },
 
     /**

@@ -54,7 +54,11 @@ export async function createServer({
     labelNames: ['result'],
     registers: [metrics.registry],
   });
-  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-gift-cards', maxConnections: config.dbPoolMax });
+  const database = connectDatabase(config.databaseUrl, schema, {
+    applicationName: 'giftpay-gift-cards',
+    maxConnections: config.dbPoolMax,
+    timeouts: config.databaseTimeouts,
+  });
   const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency });
   const redemptions = createRedemptionService({
     db: database.db,
@@ -65,6 +69,7 @@ export async function createServer({
     limits: config.failedActivations,
     metrics: { claims, deliveries },
     batchSize: config.relay.batchSize,
+    quickRetryDelaysMs: config.relay.quickRetryDelaysMs,
   });
   new Gauge({
     name: 'giftcard_credits_pending',
@@ -96,6 +101,7 @@ export async function createServer({
     redemptions,
     async close() {
       await relay?.stop();
+      redemptions.close();
       await app.stop();
       await database.close();
     },

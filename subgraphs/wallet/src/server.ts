@@ -37,7 +37,11 @@ export async function createServer({
   logger?: Logger;
 }): Promise<WalletServer> {
   const metrics = createMetrics('wallet');
-  const database = connectDatabase(config.databaseUrl, schema, { applicationName: 'giftpay-wallet', maxConnections: config.dbPoolMax });
+  const database = connectDatabase(config.databaseUrl, schema, {
+    applicationName: 'giftpay-wallet',
+    maxConnections: config.dbPoolMax,
+    timeouts: config.databaseTimeouts,
+  });
   const ledger = createLedger({
     db: database.db,
     defaultCurrency: config.defaultCurrency,

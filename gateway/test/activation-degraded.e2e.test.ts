@@ -1,0 +1,117 @@
+// A winner is told they won even when the wallet cannot answer: the activation still carries
+// the redemption, with `wallet: null` and one SERVICE_UNAVAILABLE error naming the wallet;
+// and a credit that missed its first try is retried at once in the background, so it lands
+// within seconds instead of after the relay's lease.
+
+import { createTestDatabase, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let database: TestDatabase;
+let stack: Stack;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  // The relay stays off and its lease long: only the quick retries can deliver a missed credit.
+  stack = await startStack({
+    databaseUrl: database.url,
+    faultyWalletLink: true,
+    env: { WALLET_CREDIT_TIMEOUT_MS: '1000', CREDIT_RETRY_DELAYS_MS: '100,300', CREDIT_RELAY_LEASE_MS: '600000' },
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { id status } wallet { balance { amount } } } }';
+
+interface Activation {
+  activateGiftCard: { redemption: { id: string; status: string }; wallet: { balance: { amount: string } } | null } | null;
+}
+
+async function redemptionRow(id: string) {
+  const [row] = await database.sql`select status, attempts from gift_cards.redemptions where id = ${id}`;
+  return row;
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+describe('activating while the wallet cannot answer', () => {
+  it('answers with the redemption, wallet null and one SERVICE_UNAVAILABLE error naming the wallet, and nothing else missing', async () => {
+    const { code } = await stack.issueGiftCard({ amount: '40' });
+    const user = await stack.signUp();
+    const { port } = stack.wallet.listening;
+    await stack.wallet.listening.close();
+    stack.wallet.server.server.closeAllConnections();
+    try {
+      const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
+      expect(answer.data?.activateGiftCard?.wallet).toBeNull();
+      // @apollo/gateway puts no path on the error of a failed entity fetch: the error names the service instead.
+      expect(answer.errors).toHaveLength(1);
+      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'wallet' });
+      // The retry a client might send tells the truth: this user already holds the card.
+      const again = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      expect(again.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_ALREADY_REDEEMED');
+    } finally {
+      const { listen } = await import('@giftpay/common');
+      Object.assign(stack.wallet, { listening: await listen(stack.wallet.server.server, port, '127.0.0.1') });
+    }
+  });
+});
+
+describe('a credit that missed its first try', () => {
+  it('is retried at once in the background and lands once, without waiting for the relay', async () => {
+    const link = stack.walletLink;
+    if (!link) throw new Error('no faulty link');
+    const { code } = await stack.issueGiftCard({ amount: '25' });
+    const user = await stack.signUp();
+    const forwarded = link.forwarded;
+    link.mode = 'refuse';
+    let answer: Awaited<ReturnType<typeof stack.graphql<Activation>>>;
+    try {
+      answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
+      expect(link.forwarded).toBe(forwarded);
+    } finally {
+      link.mode = 'pass';
+    }
+    const id = answer.data?.activateGiftCard?.redemption.id as string;
+    await until(async () => (await redemptionRow(id))?.status === 'CREDITED', 'the quick retry to credit');
+    // The refused first try (and perhaps the first quick retry, if it fired before the link
+    // was mended), then exactly one delivery that reached the wallet.
+    const row = await redemptionRow(id);
+    expect(row?.status).toBe('CREDITED');
+    expect([1, 2]).toContain(row?.attempts);
+    expect(link.forwarded).toBe(forwarded + 1);
+    const [credits] = await database.sql`select count(*)::int as n, sum(amount)::bigint as total from wallet.ledger_entries
+      where idempotency_key = ${`gift-card-redemption:${id}`}`;
+    expect({ n: credits?.n, total: BigInt(credits?.total) }).toEqual({ n: 1, total: 25n });
+    const balance = await stack.graphql<{ me: { wallet: { balance: { amount: string } } } }>('{ me { wallet { balance { amount } } } }', { token: user.token });
+    expect(balance.data?.me.wallet.balance.amount).toBe('25');
+  });
+
+  it('gives up the quick retries after the configured ones, leaving the credit to the relay', async () => {
+    const link = stack.walletLink;
+    if (!link) throw new Error('no faulty link');
+    const { code } = await stack.issueGiftCard({ amount: '15' });
+    const user = await stack.signUp();
+    link.mode = 'refuse';
+    try {
+      const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      const id = answer.data?.activateGiftCard?.redemption.id as string;
+      // The first try and the two quick retries (100 ms, then 300 ms later) are all refused.
+      await until(async () => (await redemptionRow(id))?.attempts === 3, 'three failed attempts');
+      await new Promise((done) => setTimeout(done, 1000));
+      expect(await redemptionRow(id)).toEqual({ status: 'PENDING', attempts: 3 });
+    } finally {
+      link.mode = 'pass';
+    }
+  });
+});

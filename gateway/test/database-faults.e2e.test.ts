@@ -1,0 +1,243 @@
+// The stack as `pnpm start` runs it (every service its own process) on a PostgreSQL server of
+// this test's own, while that server fails under a promotion burst: backends terminated again
+// and again (what a failover, a restart or a proxy's idle timeout does), and the server
+// stopped and started again. No service may crash or hang: clients get contract codes only,
+// /health recovers by itself, every process is still the one that started, and once every
+// user has had a definite answer the promotion is exact, every credit landed once.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONTRACT_ERROR_CODES } from '@giftpay/common';
+import { freePort, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
+import { ADMIN_PASSWORD, ADMIN_USERNAME, type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let folder: string;
+let pgPort: number;
+let server: RunningPostgres;
+let stack: StackProcess;
+let env: Record<string, string>;
+let sql: postgres.Sql;
+let adminToken: string;
+let servicePids: Record<string, number>;
+
+const SERVICES = ['accounts', 'wallet', 'gift-cards', 'gateway'] as const;
+
+async function startServer(): Promise<RunningPostgres> {
+  return startEmbeddedPostgres({ dataDir: join(folder, 'pg'), port: pgPort, persistent: true, ephemeralTuning: true });
+}
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), 'giftpay-db-faults-'));
+  pgPort = await freePort();
+  server = await startServer();
+  await server.ensureDatabase('giftpay');
+  env = await stackProcessEnv(join(folder, 'data'), {
+    DATABASE_URL: server.urlFor('giftpay'),
+    BOOTSTRAP_ADMIN_USERNAME: ADMIN_USERNAME,
+    BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    // Owed credits are picked up by the relay a second after their claim, not after 30 s.
+    CREDIT_RELAY_LEASE_MS: '1000',
+    CREDIT_RELAY_INTERVAL_MS: '200',
+    LOG_LEVEL: 'warn',
+  });
+  stack = await startStackProcess(env);
+  servicePids = Object.fromEntries(SERVICES.map((name) => [name, Number(new RegExp(`${name} started \\(pid (\\d+)\\)`).exec(stack.output())?.[1])]));
+  sql = postgres(server.urlFor('giftpay'), { max: 2, onnotice: () => {} });
+  adminToken = (
+    await graphql<{ logIn: { token: string } }>(`mutation { logIn(input: { username: "${ADMIN_USERNAME}", password: "${ADMIN_PASSWORD}" }) { token } }`)
+  ).data?.logIn.token as string;
+}, 120_000);
+
+afterAll(async () => {
+  await sql?.end({ timeout: 1 });
+  if (stack && stack.child.exitCode === null) {
+    stack.child.kill('SIGTERM');
+    await stack.exited;
+  }
+  await server?.stop();
+  await rm(folder, { recursive: true, force: true });
+});
+
+interface Answer<T> {
+  readonly status: number;
+  readonly data?: T | null;
+  readonly errors?: { message: string; extensions?: { code?: string; retryAfterSeconds?: number } }[];
+}
+
+async function graphql<T>(query: string, token?: string, variables: Record<string, unknown> = {}): Promise<Answer<T>> {
+  const response = await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: response.status, ...((await response.json()) as object) };
+}
+
+async function signUpMany(count: number, prefix: string): Promise<{ token: string; userId: string }[]> {
+  const users: { token: string; userId: string }[] = [];
+  for (let start = 0; start < count; start += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - start) }, (_, index) =>
+        graphql<{ signUp: { token: string; user: { id: string } } }>(
+          `mutation { signUp(input: { username: "${prefix}_${start + index}", password: "a-long-enough-password" }) { token user { id } } }`,
+        ),
+      ),
+    );
+    for (const answer of batch) {
+      if (!answer.data?.signUp) throw new Error(`signUp failed: ${JSON.stringify(answer.errors)}`);
+      users.push({ token: answer.data.signUp.token, userId: answer.data.signUp.user.id });
+    }
+  }
+  return users;
+}
+
+async function issuePromotion(amount: string, usageLimit: number): Promise<{ code: string; id: string }> {
+  const answer = await graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
+    'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id } } } }',
+    adminToken,
+    { input: { value: { amount, currencyCode: 'IRR' }, usageLimit } },
+  );
+  const card = answer.data?.issueGiftCards.giftCards[0];
+  if (!card) throw new Error(`issueGiftCards failed: ${JSON.stringify(answer.errors)}`);
+  return { code: card.code, id: card.giftCard.id };
+}
+
+const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } wallet { balance { amount } } } }';
+type Activation = { activateGiftCard: { redemption: { status: string }; wallet: { balance: { amount: string } } | null } };
+/** Answers after which the user knows where they stand; anything else (SERVICE_UNAVAILABLE) they send again. */
+const DEFINITE = new Set(['CLAIMED', 'GIFT_CARD_ALREADY_REDEEMED', 'GIFT_CARD_USED_UP']);
+
+function outcomeOf(answer: Answer<Activation>): string {
+  if (answer.data?.activateGiftCard?.redemption) return 'CLAIMED';
+  return answer.errors?.[0]?.extensions?.code ?? `HTTP ${answer.status}`;
+}
+
+/** Every user sends the code, then again after each answer that was not definite, until all know. */
+async function burstUntilEveryoneKnows(users: { token: string }[], code: string, seen: string[]): Promise<void> {
+  await Promise.all(
+    users.map(async (user) => {
+      for (let attempt = 0; attempt < 200; attempt += 1) {
+        const answer = await graphql<Activation>(ACTIVATE, user.token, { code });
+        const outcome = outcomeOf(answer);
+        seen.push(outcome, ...(answer.errors ?? []).map((error) => error.extensions?.code ?? 'none'));
+        if (DEFINITE.has(outcome)) return;
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      throw new Error('a user never got a definite answer');
+    }),
+  );
+}
+
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  return Date.now() - started;
+}
+
+async function healthy(): Promise<boolean> {
+  return (await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`, { signal: AbortSignal.timeout(3000) })).status === 200;
+}
+
+/** Every claim of this card credited exactly once, and exactly `slots` claims. */
+async function expectExactPromotion(cardId: string, slots: number, amount: bigint): Promise<void> {
+  await until(async () => {
+    const [row] = await sql`select count(*) filter (where status <> 'CREDITED')::int as open from gift_cards.redemptions where gift_card_id = ${cardId}`;
+    return row?.open === 0;
+  }, 'every claim to be credited');
+  const [claims] = await sql`select count(*)::int as n, count(distinct user_id)::int as users from gift_cards.redemptions where gift_card_id = ${cardId}`;
+  expect(claims).toEqual({ n: slots, users: slots });
+  const [card] = await sql`select redemption_count from gift_cards.gift_cards where id = ${cardId}`;
+  expect(card?.redemption_count).toBe(slots);
+  const [credits] = await sql`
+    select count(*)::int as entries, count(distinct e.idempotency_key)::int as keys, coalesce(sum(e.amount), 0)::bigint as total
+    from wallet.ledger_entries e join gift_cards.redemptions r on e.idempotency_key = 'gift-card-redemption:' || r.id
+    where r.gift_card_id = ${cardId}`;
+  expect({ entries: credits?.entries, keys: credits?.keys, total: BigInt(credits?.total) }).toEqual({
+    entries: slots,
+    keys: slots,
+    total: amount * BigInt(slots),
+  });
+}
+
+function expectSameProcesses(): void {
+  expect(stack.child.exitCode).toBeNull();
+  expect(stack.output()).not.toMatch(/exited \(/);
+  for (const name of SERVICES) expect(() => process.kill(servicePids[name] as number, 0), `${name} is still the same process`).not.toThrow();
+}
+
+function expectContractCodesOnly(seen: string[]): void {
+  const codes = seen.filter((outcome) => outcome !== 'CLAIMED');
+  expect(codes.filter((code) => !CONTRACT_ERROR_CODES.has(code))).toEqual([]);
+}
+
+describe('when the database fails under a promotion burst', () => {
+  it('survives backends terminated again and again: no crash, contract codes only, healthy again by itself, and the promotion exact', async () => {
+    const promo = await issuePromotion('700', 60);
+    const users = await signUpMany(150, 'terminated');
+    const seen: string[] = [];
+    let terminated = 0;
+    let killing = true;
+    const killer = (async () => {
+      const admin = postgres(server.urlFor('giftpay'), { max: 1, onnotice: () => {} });
+      try {
+        while (killing) {
+          const rows =
+            await admin`select pg_terminate_backend(pid) as done from pg_stat_activity where application_name like 'giftpay-%' and pid <> pg_backend_pid()`;
+          terminated += rows.filter((row) => row.done).length;
+          await new Promise((done) => setTimeout(done, 150));
+        }
+      } finally {
+        await admin.end({ timeout: 1 });
+      }
+    })();
+    const burst = burstUntilEveryoneKnows(users, promo.code, seen);
+    await new Promise((done) => setTimeout(done, 3000));
+    killing = false;
+    await killer;
+    await burst;
+
+    // The fault happened, and some of the burst felt it.
+    expect(terminated).toBeGreaterThan(10);
+    expectContractCodesOnly(seen);
+    const recovery = await until(healthy, '/health to answer 200');
+    expect(recovery).toBeLessThan(30_000);
+    await expectExactPromotion(promo.id, 60, 700n);
+    expectSameProcesses();
+  });
+
+  it('survives PostgreSQL stopped and started again mid-burst: clients told SERVICE_UNAVAILABLE, then served, and the promotion exact', async () => {
+    const promo = await issuePromotion('300', 50);
+    const users = await signUpMany(120, 'restarted');
+    const seen: string[] = [];
+    const burst = burstUntilEveryoneKnows(users, promo.code, seen);
+    await new Promise((done) => setTimeout(done, 300));
+    await server.stop();
+    // While it is down, a read is refused with the contract's code, not a hang or a crash.
+    const down = await graphql<unknown>('{ me { wallet { balance { amount } } } }', users[0]?.token);
+    expect(down.errors?.map((error) => error.extensions?.code)).toContain('SERVICE_UNAVAILABLE');
+    expect((await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).status).toBe(503);
+    await new Promise((done) => setTimeout(done, 1000));
+    server = await startServer();
+    await burst;
+
+    expect(seen).toContain('SERVICE_UNAVAILABLE');
+    expectContractCodesOnly(seen);
+    await until(healthy, '/health to answer 200');
+    await expectExactPromotion(promo.id, 50, 300n);
+    expectSameProcesses();
+
+    // And an ordinary burst afterwards is served as usual.
+    const after = await issuePromotion('5', 10);
+    const fresh = await signUpMany(20, 'after_restart');
+    const answers = await Promise.all(fresh.map((user) => graphql<Activation>(ACTIVATE, user.token, { code: after.code })));
+    expect(answers.filter((answer) => answer.data?.activateGiftCard?.redemption.status === 'CREDITED')).toHaveLength(10);
+    expect(answers.filter((answer) => answer.errors?.[0]?.extensions?.code === 'GIFT_CARD_USED_UP')).toHaveLength(10);
+  });
+});

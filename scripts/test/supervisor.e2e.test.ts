@@ -1,0 +1,84 @@
+// The supervisor behind `pnpm start`: a service that dies is started again, with a back-off and
+// a line in the log saying so, while the rest of the stack goes on serving; the stack stops
+// only on Ctrl-C, or when a service cannot start (a configuration error, or failing again
+// and again right after each start).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const running: StackProcess[] = [];
+const folders: string[] = [];
+
+afterEach(async () => {
+  for (const stack of running.splice(0)) {
+    if (stack.child.exitCode === null && stack.child.signalCode === null) stack.child.kill('SIGTERM');
+    await stack.exited;
+  }
+  for (const folder of folders.splice(0)) await rm(folder, { recursive: true, force: true });
+});
+
+async function freshEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'giftpay-supervisor-'));
+  folders.push(dataDir);
+  return stackProcessEnv(dataDir, extra);
+}
+
+function pidOf(stack: StackProcess, service: string, occurrence = 0): number {
+  const pids = [...stack.output().matchAll(new RegExp(`${service} started \\(pid (\\d+)\\)`, 'g'))].map((match) => Number(match[1]));
+  const pid = pids[occurrence];
+  if (pid === undefined) throw new Error(`no start number ${occurrence} of ${service} in:\n${stack.output()}`);
+  return pid;
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+async function healthOf(env: Record<string, string>): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`, { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+describe('the pnpm start supervisor', () => {
+  it('restarts a service that was killed, says so, and the stack serves again without a restart of the others', async () => {
+    const env = await freshEnv();
+    const stack = await startStackProcess(env);
+    running.push(stack);
+    const walletPid = pidOf(stack, 'wallet');
+    const gatewayPid = pidOf(stack, 'gateway');
+
+    process.kill(walletPid, 'SIGKILL');
+    await until(() => /wallet exited \(SIGKILL\); restarting it in [\d.]+ s/.test(stack.output()), 'the restart notice');
+    await until(() => [...stack.output().matchAll(/wallet started \(pid \d+\)/g)].length === 2, 'the wallet started again');
+    expect(pidOf(stack, 'wallet', 1)).not.toBe(walletPid);
+    await until(async () => (await healthOf(env)) === 200, '/health answering 200 again');
+
+    // The supervisor and the other services are the same processes as before.
+    expect(stack.child.exitCode).toBeNull();
+    expect(() => process.kill(gatewayPid, 0)).not.toThrow();
+    expect(stack.output()).not.toContain('stopping the stack');
+
+    stack.child.kill('SIGINT');
+    expect(await stack.exited).toBe(0);
+  });
+
+  it('stops the whole stack, exiting 1, when a service cannot start because its configuration is invalid', async () => {
+    const env = await freshEnv({ WALLET_CREDIT_TIMEOUT_MS: 'soon' });
+    const stack = await startStackProcess(env).catch((error: Error) => error);
+    expect(stack).toBeInstanceOf(Error);
+    const message = (stack as Error).message;
+    expect(message).toContain('Invalid configuration: WALLET_CREDIT_TIMEOUT_MS must be an integer');
+    expect(message).toMatch(/gift-cards exited \(code 78\): its configuration is invalid/);
+    expect(message).toContain('exited with 1 before it was ready');
+  });
+});
