@@ -21,6 +21,7 @@ import {
   type Logger,
   metricsPlugin,
   type Principal,
+  type RemoteKeySet,
   remoteKeySet,
   SubgraphUnavailableError,
   type TokenVerifier,
@@ -78,10 +79,16 @@ async function subgraphReady(baseUrl: string, timeoutMs: number): Promise<boolea
   }
 }
 
+/** Fetches the signing keys now, so the first request finds them; a failure is retried on demand. */
+function fetchedAtStart(keys: RemoteKeySet, logger: Logger): RemoteKeySet {
+  void keys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
+  return keys;
+}
+
 export async function createServer({
   config,
   logger = createLogger('gateway', config.logLevel),
-  verifier = createTokenVerifier(remoteKeySet(config.jwksUrl), config.jwt),
+  verifier = createTokenVerifier(fetchedAtStart(remoteKeySet(config.jwksUrl), logger), config.jwt),
 }: {
   config: GatewayConfig;
   logger?: Logger;

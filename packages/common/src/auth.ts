@@ -4,7 +4,6 @@
 
 import {
   createLocalJWKSet,
-  createRemoteJWKSet,
   type FlattenedJWSInput,
   type JSONWebKeySet,
   type JWSHeaderParameters,
@@ -13,7 +12,7 @@ import {
   jwtVerify,
 } from 'jose';
 import type { JwtRules } from './config.ts';
-import { UnauthenticatedError } from './errors.ts';
+import { ServiceUnavailableError, UnauthenticatedError } from './errors.ts';
 
 export type Role = 'user' | 'admin';
 
@@ -27,14 +26,74 @@ export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
 }
 
-type KeySource = ReturnType<typeof createRemoteJWKSet> | ReturnType<typeof createLocalJWKSet>;
+type KeySource = (header: JWSHeaderParameters, input: FlattenedJWSInput) => ReturnType<ReturnType<typeof createLocalJWKSet>>;
 
-export function remoteKeySet(jwksUrl: string, options: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number } = {}): KeySource {
-  return createRemoteJWKSet(new URL(jwksUrl), {
-    cooldownDuration: options.cooldownMs ?? 30_000,
-    cacheMaxAge: options.cacheMaxAgeMs ?? 10 * 60_000,
-    timeoutDuration: options.timeoutMs ?? 5_000,
-  });
+/** A signing-key set fetched from a JWKS URL, kept as it was last fetched when the URL cannot be reached. */
+export interface RemoteKeySet extends KeySource {
+  /** Fetches the key set now; services call it at start so the first request finds it there. */
+  refresh(): Promise<void>;
+}
+
+const SIGNING_KEYS_UNAVAILABLE = 'The signing keys could not be fetched just now, so the token could not be checked; try again shortly.';
+
+/**
+ * The keys that sign tokens, from the accounts service's JWKS. jose's remote set forgets its
+ * keys when a refetch fails, so a valid token looked UNAUTHENTICATED while accounts was down
+ * or slow, and a client threw a good token away. This one keeps the last good set: it is
+ * refreshed in the background once older than `cacheMaxAgeMs`, refetched at once for an
+ * unknown key id (a rotation) at most once per `cooldownMs`, and when keys are needed but
+ * cannot be fetched the answer is SERVICE_UNAVAILABLE, never UNAUTHENTICATED.
+ */
+export function remoteKeySet(jwksUrl: string, options: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number } = {}): RemoteKeySet {
+  const cooldownMs = options.cooldownMs ?? 30_000;
+  const cacheMaxAgeMs = options.cacheMaxAgeMs ?? 10 * 60_000;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  let keys: ReturnType<typeof createLocalJWKSet> | null = null;
+  let fetchedAt = 0;
+  let lastAttempt = Number.NEGATIVE_INFINITY;
+  let loading: Promise<void> | null = null;
+
+  const load = (): Promise<void> => {
+    loading ??= (async () => {
+      lastAttempt = Date.now();
+      try {
+        const response = await fetch(jwksUrl, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+        if (!response.ok) throw new Error(`the JWKS answered ${response.status}`);
+        const jwks = (await response.json()) as JSONWebKeySet;
+        if (!Array.isArray(jwks?.keys)) throw new Error('the JWKS has no keys array');
+        keys = createLocalJWKSet(jwks);
+        fetchedAt = Date.now();
+      } finally {
+        loading = null;
+      }
+    })();
+    return loading;
+  };
+  const loadOrUnavailable = () =>
+    load().catch(() => {
+      throw new ServiceUnavailableError(SIGNING_KEYS_UNAVAILABLE);
+    });
+
+  const source = (async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+    if (!keys) {
+      // Nothing fetched yet; after a failed try, wait a second before the next one.
+      if (Date.now() - lastAttempt < 1000 && !loading) throw new ServiceUnavailableError(SIGNING_KEYS_UNAVAILABLE);
+      await loadOrUnavailable();
+    } else if (Date.now() - fetchedAt > cacheMaxAgeMs && Date.now() - lastAttempt > cooldownMs) {
+      void load().catch(() => {});
+    }
+    const current = keys as unknown as ReturnType<typeof createLocalJWKSet>;
+    try {
+      return await current(header, input);
+    } catch (error) {
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - lastAttempt < cooldownMs) throw error;
+      // An unknown key id: perhaps the keys were rotated. Look once more.
+      await loadOrUnavailable();
+      return (keys as unknown as ReturnType<typeof createLocalJWKSet>)(header, input);
+    }
+  }) as RemoteKeySet;
+  source.refresh = load;
+  return source;
 }
 
 export function localKeySet(jwks: JSONWebKeySet): KeySource {
@@ -69,6 +128,8 @@ export function createTokenVerifier(keys: KeySource, rules: JwtRules): TokenVeri
         });
         return principalFrom(payload);
       } catch (error) {
+        // The keys could not be fetched: the token may well be valid; the client must keep it.
+        if (error instanceof ServiceUnavailableError) throw error;
         throw new UnauthenticatedError(describeTokenError(error));
       }
     },

@@ -169,9 +169,23 @@ const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
   'BAD_USER_INPUT',
   'BAD_REQUEST',
   'OPERATION_RESOLUTION_FAILURE',
+  'INVALID_GRAPHQL',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
+
+/**
+ * Apollo Server's own codes for an operation that cannot run, told to clients in the
+ * contract's words: a syntax error or an operation name that is not in the document is an
+ * operation not valid against the schema. The automatic-persisted-query codes stay as they
+ * are: Apollo Client's persisted-query link reacts to them by name.
+ */
+const CONTRACT_CODE_OF_REQUEST_ERROR: Readonly<Record<string, string>> = {
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  OPERATION_RESOLUTION_FAILURE: 'GRAPHQL_VALIDATION_FAILED',
+  // @apollo/gateway's own word for an operation it cannot plan (an unknown operation name).
+  INVALID_GRAPHQL: 'GRAPHQL_VALIDATION_FAILED',
+};
 
 /** Extension fields a client may see; anything else a subgraph or library adds is dropped. */
 const PUBLIC_EXTENSIONS = ['retryAfterSeconds', 'requestId'];
@@ -193,10 +207,11 @@ export function publicExtensionsOf(error: unknown, trustDownstream: boolean): Re
   if (!(error instanceof GraphQLError)) return null;
   const code = error.extensions?.code;
   if (typeof code !== 'string') return null;
-  const raisedByGraphQL = error.originalError === undefined || error.originalError instanceof GraphQLError;
+  // Apollo Server's own request errors may wrap a plain Error (the gateway's "Unknown operation named …").
+  const raisedByGraphQL = error.originalError === undefined || error.originalError instanceof GraphQLError || error.name === 'OperationResolutionError';
   const fromSubgraph = trustDownstream && !(error.originalError instanceof Error);
   if ((raisedByGraphQL && REQUEST_ERROR_CODES.has(code)) || ((raisedByGraphQL || fromSubgraph) && CONTRACT_ERROR_CODES.has(code))) {
-    const extensions: Record<string, unknown> = { code };
+    const extensions: Record<string, unknown> = { code: CONTRACT_CODE_OF_REQUEST_ERROR[code] ?? code };
     for (const name of PUBLIC_EXTENSIONS) if (error.extensions[name] !== undefined) extensions[name] = error.extensions[name];
     return extensions;
   }

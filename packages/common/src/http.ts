@@ -274,6 +274,14 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
         sendGraphQLError(req, res, 401, error.code, error.message, { headers: { 'www-authenticate': 'Bearer' } });
         return;
       }
+      if (error instanceof DomainError && error.code === 'SERVICE_UNAVAILABLE') {
+        const retryAfter = Number(error.details.retryAfterSeconds ?? 1);
+        sendGraphQLError(req, res, 503, error.code, error.message, {
+          headers: { 'retry-after': String(retryAfter) },
+          extra: { retryAfterSeconds: retryAfter },
+        });
+        return;
+      }
       throw error;
     }
 

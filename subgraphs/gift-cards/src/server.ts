@@ -79,13 +79,16 @@ export async function createServer({
       this.set(await redemptions.pendingCount());
     },
   });
+  // Fetched now, so the first request finds the keys; a failure here is retried on demand.
+  const signingKeys = remoteKeySet(config.jwksUrl);
+  void signingKeys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
     name: 'gift-cards',
     typeDefs,
     resolvers: createResolvers(cards, redemptions),
-    verifier: createTokenVerifier(remoteKeySet(config.jwksUrl), config.jwt),
+    verifier: createTokenVerifier(signingKeys, config.jwt),
     logger,
     mode: config.mode,
     ready: async () => {

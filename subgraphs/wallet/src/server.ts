@@ -60,13 +60,16 @@ export async function createServer({
       }
     },
   });
+  // Fetched now, so the first request finds the keys; a failure here is retried on demand.
+  const signingKeys = remoteKeySet(config.jwksUrl);
+  void signingKeys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
     name: 'wallet',
     typeDefs,
     resolvers: createResolvers(ledger),
-    verifier: createTokenVerifier(remoteKeySet(config.jwksUrl), config.jwt),
+    verifier: createTokenVerifier(signingKeys, config.jwt),
     logger,
     mode: config.mode,
     routes: [internalCreditRoute(ledger, config.internalApiToken)],

@@ -1,0 +1,157 @@
+// The signing keys every service verifies tokens with, fetched from a JWKS over HTTP (a real
+// server on port 0 here): fetched once however many requests wait for them, refetched for a
+// rotated key at most once per cooldown, and kept when the JWKS cannot be reached, so a valid
+// token is never called UNAUTHENTICATED because accounts is down; when no keys can be had the
+// answer is SERVICE_UNAVAILABLE, which tells a client to keep its token and try again.
+
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { exportJWK, type JWK, SignJWT } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTokenVerifier, remoteKeySet } from '../src/auth.ts';
+import type { JwtRules } from '../src/config.ts';
+
+const rules: JwtRules = { issuer: 'giftpay-accounts', audience: 'giftpay-api', algorithms: ['EdDSA'], clockToleranceSeconds: 5, maxTokenAgeSeconds: 3600 };
+
+interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: KeyObject;
+  readonly jwk: JWK;
+}
+
+async function signingKey(kid: string): Promise<SigningKey> {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'EdDSA', use: 'sig' } };
+}
+
+function tokenSignedBy(key: SigningKey, subject = 'user-1'): Promise<string> {
+  return new SignJWT({ roles: ['user'] })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
+    .setSubject(subject)
+    .setIssuer(rules.issuer)
+    .setAudience(rules.audience)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(key.privateKey);
+}
+
+/** A JWKS endpoint whose keys and behaviour the test changes as it goes. */
+interface JwksServer {
+  readonly url: string;
+  keys: JWK[];
+  mode: 'serve' | 'fail' | 'hang';
+  readonly fetches: number;
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  }
+});
+
+async function startJwks(keys: JWK[]): Promise<JwksServer> {
+  const state = { keys, mode: 'serve' as JwksServer['mode'], fetches: 0 };
+  const server = createServer((_req, res) => {
+    state.fetches += 1;
+    if (state.mode === 'hang') return;
+    if (state.mode === 'fail') return void res.writeHead(503).end();
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }));
+  });
+  servers.push(server);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return Object.assign(state, { url: `http://127.0.0.1:${port}/.well-known/jwks.json` }) as JwksServer;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | null> {
+  try {
+    await promise;
+    return null;
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+describe('the signing keys', () => {
+  it('are fetched once for many requests that arrive before them, and not again while fresh', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url), rules);
+    const token = await tokenSignedBy(key);
+    const principals = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(token)));
+    expect(principals.every((principal) => principal.userId === 'user-1')).toBe(true);
+    expect(jwks.fetches).toBe(1);
+    await verifier.verify(token);
+    expect(jwks.fetches).toBe(1);
+  });
+
+  it('can be fetched at start, so the first request waits for nothing', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    const keys = remoteKeySet(jwks.url);
+    await keys.refresh();
+    jwks.mode = 'fail';
+    expect((await createTokenVerifier(keys, rules).verify(await tokenSignedBy(key))).userId).toBe('user-1');
+    expect(jwks.fetches).toBe(1);
+  });
+
+  it('are kept when a refresh fails: a valid token is still accepted while the JWKS is down', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url, { cacheMaxAgeMs: 0, cooldownMs: 0 }), rules);
+    const token = await tokenSignedBy(key);
+    await verifier.verify(token);
+    jwks.mode = 'fail';
+    for (let request = 0; request < 3; request += 1) expect((await verifier.verify(token)).userId).toBe('user-1');
+    // The stale set was refreshed in the background (and failed): the fault happened.
+    expect(jwks.fetches).toBeGreaterThan(1);
+  });
+
+  it('answer SERVICE_UNAVAILABLE, not UNAUTHENTICATED, when none could ever be fetched', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    jwks.mode = 'fail';
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url), rules);
+    expect(await codeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
+    expect(jwks.fetches).toBe(1);
+  });
+
+  it('answer SERVICE_UNAVAILABLE when the JWKS hangs past its timeout', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    jwks.mode = 'hang';
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url, { timeoutMs: 200 }), rules);
+    expect(await codeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('are refetched once for a rotated key, which is then accepted; an unknown key id within the cooldown fetches nothing', async () => {
+    const [old, rotated, stranger] = await Promise.all([signingKey('old'), signingKey('new'), signingKey('stranger')]);
+    const jwks = await startJwks([old.jwk]);
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url, { cooldownMs: 60_000 }), rules);
+    await verifier.verify(await tokenSignedBy(old));
+    jwks.keys = [old.jwk, rotated.jwk];
+    // The first fetch was just now, inside the cooldown: the new key id is refused without a fetch.
+    expect(await codeOf(verifier.verify(await tokenSignedBy(rotated)))).toBe('UNAUTHENTICATED');
+    expect(jwks.fetches).toBe(1);
+
+    const patient = createTokenVerifier(remoteKeySet(jwks.url, { cooldownMs: 0 }), rules);
+    await patient.verify(await tokenSignedBy(old));
+    expect((await patient.verify(await tokenSignedBy(rotated))).userId).toBe('user-1');
+    // A key id nobody published is refused after one more look.
+    const before = jwks.fetches;
+    expect(await codeOf(patient.verify(await tokenSignedBy(stranger)))).toBe('UNAUTHENTICATED');
+    expect(jwks.fetches).toBe(before + 1);
+  });
+
+  it('refuse a token signed by another key under a known key id as UNAUTHENTICATED, even with the JWKS down', async () => {
+    const [real, forger] = await Promise.all([signingKey('k1'), signingKey('k1')]);
+    const jwks = await startJwks([real.jwk]);
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url), rules);
+    await verifier.verify(await tokenSignedBy(real));
+    jwks.mode = 'fail';
+    expect(await codeOf(verifier.verify(await tokenSignedBy(forger)))).toBe('UNAUTHENTICATED');
+  });
+});
