@@ -164,6 +164,7 @@ export async function createServer({
   await apollo.start();
 
   const server = createHttpApp<GatewayContext>({
+    httpLimits: config.httpLimits,
     service: 'gateway',
     logger,
     apollo,

@@ -3,6 +3,7 @@
 // message that names the variable.
 
 import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -98,6 +99,8 @@ export interface CommonConfig {
   readonly otlpEndpoint: string | null;
   /** Bounded waits on every pooled database connection. */
   readonly databaseTimeouts: DatabaseTimeouts;
+  /** Bounded waits and connections at the HTTP edge. */
+  readonly httpLimits: HttpLimits;
 }
 
 export interface JwtRules {
@@ -127,6 +130,12 @@ export function loadCommonConfig(env: Env): CommonConfig {
     logLevel: envString(env, 'LOG_LEVEL', 'info'),
     metricsToken: envOptional(env, 'METRICS_TOKEN') ?? null,
     otlpEndpoint: envOptional(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') ? envUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', '') : null,
+    httpLimits: Object.freeze({
+      headersTimeoutMs: envInt(env, 'HTTP_HEADERS_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.headersTimeoutMs, { min: 1000, max: 600_000 }),
+      requestTimeoutMs: envInt(env, 'HTTP_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.requestTimeoutMs, { min: 1000, max: 600_000 }),
+      keepAliveTimeoutMs: envInt(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, { min: 100, max: 600_000 }),
+      maxConnections: envInt(env, 'HTTP_MAX_CONNECTIONS', DEFAULT_HTTP_LIMITS.maxConnections, { min: 10, max: 1_000_000 }),
+    }),
     databaseTimeouts: Object.freeze({
       statementMs: envInt(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.statementMs, { min: 100, max: 600_000 }),
       lockMs: envInt(env, 'DB_LOCK_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.lockMs, { min: 10, max: 600_000 }),

@@ -7,6 +7,8 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres, { type Sql } from 'postgres';
+import { ConfigError } from './config.ts';
+import type { Logger } from './logger.ts';
 
 export interface DatabaseOptions {
   readonly applicationName: string;
@@ -131,3 +133,30 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   '53300', // too_many_connections
   '25P03', // idle_in_transaction_session_timeout
 ]);
+
+/**
+ * Refuses, at start, a pool larger than the server could ever give this service
+ * (`max_connections` less the connections reserved for superusers), naming DB_POOL_MAX; and
+ * warns when the connections already open leave less room than the pool may take. The sum
+ * over replicas and services cannot be known from one process: docs/operations.md has it.
+ */
+export async function checkPoolFits(sql: Sql, poolMax: number, logger: Pick<Logger, 'warn'>): Promise<void> {
+  const [row] = await sql<{ max: number; reserved: number; open: number }[]>`
+    select current_setting('max_connections')::int as max,
+      current_setting('superuser_reserved_connections')::int as reserved,
+      (select count(*)::int from pg_stat_activity where backend_type = 'client backend') as open`;
+  if (!row) return;
+  const allowed = row.max - row.reserved;
+  if (poolMax > allowed) {
+    throw new ConfigError(
+      'DB_POOL_MAX',
+      `is ${poolMax}, more than the ${allowed} connections this PostgreSQL server allows (max_connections ${row.max} less ${row.reserved} reserved); lower DB_POOL_MAX or raise max_connections`,
+    );
+  }
+  if (row.open + poolMax > allowed) {
+    logger.warn(
+      { poolMax, maxConnections: row.max, open: row.open },
+      'DB_POOL_MAX may not fit: with the connections already open, PostgreSQL may refuse some of this pool (replicas × services × DB_POOL_MAX must stay under max_connections)',
+    );
+  }
+}

@@ -42,9 +42,29 @@ export interface HttpAppOptions<TContext extends BaseContext> {
   readonly metrics?: ServiceMetrics;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string | null;
+  /** Bounded waits and connections at the HTTP edge (HTTP_* settings). */
+  readonly httpLimits?: HttpLimits;
   /** Called before GraphQL runs; may refuse the request with a status and GraphQL error body. */
   readonly guard?: (request: RequestInfo, body: unknown) => { status: number; code: string; message: string } | null;
 }
+
+export interface HttpLimits {
+  /** Time to receive a request's headers (a client that trickles them is cut off). */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request, body included (Node's default is 5 minutes). */
+  readonly requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections open at once; past it new ones are dropped. */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
+});
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -303,34 +323,46 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
     res.end();
   }
 
-  return createServer((req, res) => {
-    const requestId = requestIdOf(req.headers);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    inServerSpan(req.headers, { service: options.service ?? 'giftpay', method: req.method ?? 'GET', path, requestId }, async (span) => {
-      res.once('finish', () => {
-        span.setAttribute('http.response.status_code', res.statusCode);
-        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-        span.end();
+  const limits = options.httpLimits ?? DEFAULT_HTTP_LIMITS;
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      const requestId = requestIdOf(req.headers);
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      inServerSpan(req.headers, { service: options.service ?? 'giftpay', method: req.method ?? 'GET', path, requestId }, async (span) => {
+        res.once('finish', () => {
+          span.setAttribute('http.response.status_code', res.statusCode);
+          if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        });
+        await handle(req, res, requestId);
+      }).catch((error: unknown) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (error instanceof BodyTooLargeError) {
+          sendGraphQLError(req, res, 413, 'BAD_REQUEST', `The request body is larger than ${maxBodyBytes} bytes.`, { headers: { connection: 'close' } });
+          return;
+        }
+        if (error instanceof SyntaxError) {
+          sendGraphQLError(req, res, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+          return;
+        }
+        const requestId = String(res.getHeader('x-request-id') ?? '');
+        options.logger.error({ err: error, requestId }, 'request failed');
+        sendGraphQLError(req, res, 500, 'INTERNAL_SERVER_ERROR', `Something went wrong on our side (request ${requestId}).`, { extra: { requestId } });
       });
-      await handle(req, res, requestId);
-    }).catch((error: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (error instanceof BodyTooLargeError) {
-        sendGraphQLError(req, res, 413, 'BAD_REQUEST', `The request body is larger than ${maxBodyBytes} bytes.`, { headers: { connection: 'close' } });
-        return;
-      }
-      if (error instanceof SyntaxError) {
-        sendGraphQLError(req, res, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
-        return;
-      }
-      const requestId = String(res.getHeader('x-request-id') ?? '');
-      options.logger.error({ err: error, requestId }, 'request failed');
-      sendGraphQLError(req, res, 500, 'INTERNAL_SERVER_ERROR', `Something went wrong on our side (request ${requestId}).`, { extra: { requestId } });
-    });
-  });
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  return server;
 }
 
 export interface Listening {

@@ -12,7 +12,7 @@ import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { enforceAuthDirectives } from './authorization.ts';
 import type { RuntimeMode } from './config.ts';
 import { createErrorFormatter, errorLoggingPlugin } from './errors.ts';
-import { createHttpApp, type JsonRoute, type RequestInfo } from './http.ts';
+import { createHttpApp, type HttpLimits, type JsonRoute, type RequestInfo } from './http.ts';
 import type { Logger } from './logger.ts';
 import { metricsPlugin, type ServiceMetrics } from './metrics.ts';
 import { CLIENT_ADDRESS_HEADER } from './service-client.ts';
@@ -41,6 +41,7 @@ export interface SubgraphAppOptions {
   readonly metrics: ServiceMetrics;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
   readonly metricsToken?: string | null;
+  readonly httpLimits?: HttpLimits;
 }
 
 export interface SubgraphApp {
@@ -81,6 +82,7 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     routes: options.routes ?? [],
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
     metrics: options.metrics,
+    ...(options.httpLimits ? { httpLimits: options.httpLimits } : {}),
     metricsToken: options.metricsToken ?? null,
     async context(request: RequestInfo) {
       const authorization = request.headers.authorization;

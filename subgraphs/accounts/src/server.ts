@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  checkPoolFits,
   connectDatabase,
   createLogger,
   createMetrics,
@@ -45,6 +46,7 @@ export async function createServer({
     maxConnections: config.dbPoolMax,
     timeouts: config.databaseTimeouts,
   });
+  await checkPoolFits(database.sql, config.dbPoolMax, logger);
   const signer = await createTokenSigner({
     privateKeyPem: config.jwtPrivateKeyPem,
     issuer: config.jwt.issuer,
@@ -82,6 +84,7 @@ export async function createServer({
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
+    httpLimits: config.httpLimits,
     name: 'accounts',
     typeDefs,
     resolvers: createResolvers(accounts),

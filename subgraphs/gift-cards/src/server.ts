@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import {
   Counter,
+  checkPoolFits,
   connectDatabase,
   createLogger,
   createMetrics,
@@ -59,6 +60,7 @@ export async function createServer({
     maxConnections: config.dbPoolMax,
     timeouts: config.databaseTimeouts,
   });
+  await checkPoolFits(database.sql, config.dbPoolMax, logger);
   const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency });
   const redemptions = createRedemptionService({
     db: database.db,
@@ -85,6 +87,7 @@ export async function createServer({
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
+    httpLimits: config.httpLimits,
     name: 'gift-cards',
     typeDefs,
     resolvers: createResolvers(cards, redemptions),

@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  checkPoolFits,
   connectDatabase,
   createLogger,
   createMetrics,
@@ -42,6 +43,7 @@ export async function createServer({
     maxConnections: config.dbPoolMax,
     timeouts: config.databaseTimeouts,
   });
+  await checkPoolFits(database.sql, config.dbPoolMax, logger);
   const ledger = createLedger({
     db: database.db,
     defaultCurrency: config.defaultCurrency,
@@ -66,6 +68,7 @@ export async function createServer({
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
+    httpLimits: config.httpLimits,
     name: 'wallet',
     typeDefs,
     resolvers: createResolvers(ledger),

@@ -1,0 +1,158 @@
+// Bounded waits: a row lock held for a long time costs the requests that need that row, not
+// the service (lock_timeout → SERVICE_UNAVAILABLE, /health and other requests fine); a client
+// that trickles its request is cut off; connections past the cap are refused; and a pool that
+// cannot fit the database is refused at start with a message naming DB_POOL_MAX.
+
+import { connect, type Socket } from 'node:net';
+import { ConfigError, checkPoolFits } from '@giftpay/common';
+import { createTestDatabase, type SignedIn, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let database: TestDatabase;
+let stack: Stack;
+let user: SignedIn;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  stack = await startStack({
+    databaseUrl: database.url,
+    env: { DB_LOCK_TIMEOUT_MS: '300', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_MAX_CONNECTIONS: '20' },
+  });
+  user = await stack.signUp();
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } } }';
+
+describe('a promotion row locked for a long time', () => {
+  it('refuses the activations that need it with SERVICE_UNAVAILABLE after the lock timeout, while /health and other requests are served', async () => {
+    const promo = await stack.issueGiftCard({ amount: '10', usageLimit: 50 });
+    const locker = postgres(database.url, { max: 1, onnotice: () => {} });
+    let release: () => void = () => {};
+    const released = new Promise<void>((done) => {
+      release = done;
+    });
+    const holding = locker.begin(async (tx) => {
+      await tx`select id from gift_cards.gift_cards where id = ${promo.id} for update`;
+      await released;
+    });
+    try {
+      // The lock is held: wait until PostgreSQL shows it, so the fault is real.
+      for (let tries = 0; tries < 50; tries += 1) {
+        const [row] =
+          await database.sql`select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gift_cards' and l.mode = 'RowShareLock'`;
+        if ((row?.n ?? 0) > 0) break;
+        await new Promise((done) => setTimeout(done, 20));
+      }
+      const users = await Promise.all(Array.from({ length: 12 }, () => stack.signUp()));
+      const started = Date.now();
+      const answers = await Promise.all(users.map((each) => stack.graphql(ACTIVATE, { token: each.token, variables: { code: promo.code } })));
+      expect(answers.map((answer) => answer.errors?.[0]?.extensions?.code)).toEqual(Array(12).fill('SERVICE_UNAVAILABLE'));
+      expect(answers[0]?.errors?.[0]?.extensions?.retryAfterSeconds).toBe(1);
+      // Each waited about the lock timeout, not for the lock's holder.
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect((await fetch(`${stack.gatewayUrl}/health`)).status).toBe(200);
+      const other = await stack.graphql<{ me: { wallet: { balance: { amount: string } } } }>('{ me { wallet { balance { amount } } } }', { token: user.token });
+      expect(other.data?.me.wallet.balance.amount).toBe('0');
+      // Nothing was claimed while the row was locked.
+      const [claims] = await database.sql`select count(*)::int as n from gift_cards.redemptions where gift_card_id = ${promo.id}`;
+      expect(claims?.n).toBe(0);
+    } finally {
+      release();
+      await holding;
+      await locker.end();
+    }
+    const after = await stack.graphql<{ activateGiftCard: { redemption: { status: string } } }>(ACTIVATE, {
+      token: user.token,
+      variables: { code: promo.code },
+    });
+    expect(after.data?.activateGiftCard.redemption.status).toBe('CREDITED');
+  });
+});
+
+function openSocket(url: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((done, fail) => {
+    const socket = connect(Number(port), hostname, () => done(socket));
+    socket.once('error', fail);
+  });
+}
+
+/** Resolves with how long the server took to end the connection, and what it said first. */
+function closedAfter(socket: Socket): Promise<{ ms: number; said: string }> {
+  const started = Date.now();
+  let said = '';
+  socket.on('data', (chunk) => {
+    said += chunk.toString();
+  });
+  socket.on('error', () => {});
+  return new Promise((done) => socket.once('close', () => done({ ms: Date.now() - started, said })));
+}
+
+describe('the HTTP edge', () => {
+  it('cuts off a client that trickles its body, after HTTP_REQUEST_TIMEOUT_MS, with 408', async () => {
+    const socket = await openSocket(stack.gatewayUrl);
+    const closed = closedAfter(socket);
+    socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
+    try {
+      const { ms, said } = await closed;
+      expect(said).toMatch(/^HTTP\/1\.1 408/);
+      expect(ms).toBeLessThan(10_000);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  });
+
+  it('cuts off a client that trickles its headers, after HTTP_HEADERS_TIMEOUT_MS', async () => {
+    const socket = await openSocket(stack.wallet.listening.url);
+    const closed = closedAfter(socket);
+    socket.write('GET /health HTTP/1.1\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    try {
+      const { ms, said } = await closed;
+      expect(said).toMatch(/^HTTP\/1\.1 408/);
+      expect(ms).toBeLessThan(10_000);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  });
+
+  it('refuses connections past HTTP_MAX_CONNECTIONS and serves again once they are gone', async () => {
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => openSocket(stack.accounts.listening.url)));
+    try {
+      const extra = await openSocket(stack.accounts.listening.url);
+      const { said } = await closedAfter(extra);
+      expect(said).toBe('');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    await new Promise((done) => setTimeout(done, 100));
+    expect((await fetch(`${stack.accounts.listening.url}/health`)).status).toBe(200);
+  });
+});
+
+describe('a pool that cannot fit the database', () => {
+  it('is refused at start with a message naming DB_POOL_MAX and the server’s limit', async () => {
+    const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql`select current_setting('max_connections')::int as max`;
+      const warnings: unknown[] = [];
+      const refusal = await checkPoolFits(sql, (row?.max ?? 0) + 1, { warn: (...args: unknown[]) => warnings.push(args) }).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(ConfigError);
+      expect((refusal as ConfigError).message).toMatch(
+        /^Invalid configuration: DB_POOL_MAX is \d+, more than the \d+ connections this PostgreSQL server allows/,
+      );
+      await expect(checkPoolFits(sql, 5, { warn: (...args: unknown[]) => warnings.push(args) })).resolves.toBeUndefined();
+      expect(warnings).toEqual([]);
+    } finally {
+      await sql.end();
+    }
+  });
+});
