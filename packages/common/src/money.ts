@@ -19,8 +19,18 @@ const MINOR_UNITS: Readonly<Record<string, number>> = Object.freeze({
   BHD: 3,
 });
 
-/** The largest amount a ledger may hold: PostgreSQL bigint. */
+/** The largest number PostgreSQL's bigint (and so any amount column) can hold. */
 export const MAX_MINOR_UNITS = 9_223_372_036_854_775_807n;
+
+/**
+ * The largest amount of one movement (a card's value, a spend, a transfer, a credit):
+ * 10^15 minor units, e.g. 10 trillion USD or 10^15 IRR. Far below the bigint limit, so no
+ * sum the ledger forms can overflow; refused with BAD_USER_INPUT where it enters.
+ */
+export const MAX_AMOUNT_MINOR = 1_000_000_000_000_000n;
+
+/** The largest balance a wallet may reach: 10^16 minor units. A credit past it is refused (BAD_USER_INPUT). */
+export const MAX_BALANCE_MINOR = 10_000_000_000_000_000n;
 
 export interface Money {
   readonly minor: bigint;
@@ -89,7 +99,11 @@ export function parsePositiveMoney(input: { amount: string; currencyCode: string
   const currencyCode = input.currencyCode.trim().toUpperCase();
   const minor = decimalToMinor(input.amount, currencyCode);
   if (minor <= 0n) throw new BadUserInputError(`The amount must be greater than zero, got "${input.amount}".`);
-  if (minor > MAX_MINOR_UNITS) throw new BadUserInputError(`The amount "${input.amount}" is too large.`);
+  if (minor > MAX_AMOUNT_MINOR) {
+    throw new BadUserInputError(
+      `The amount "${input.amount}" is too large: at most ${minorToDecimal(MAX_AMOUNT_MINOR, currencyCode)} ${currencyCode} at once.`,
+    );
+  }
   return { minor, currencyCode };
 }
 

@@ -7,6 +7,8 @@ import {
   decimalToMinor,
   isDecimalString,
   isSupportedCurrency,
+  MAX_AMOUNT_MINOR,
+  MAX_BALANCE_MINOR,
   MAX_MINOR_UNITS,
   minorToDecimal,
   minorUnitsOf,
@@ -128,13 +130,17 @@ describe('parsePositiveMoney', () => {
     ['USD', '92233720368547758.08'],
     ['KWD', '9223372036854775.808'],
     ['IRR', '99999999999999999999999999999999'],
-  ])('refuses %s %s, above the bigint maximum', (currencyCode, amount) => {
-    expect(() => parsePositiveMoney({ amount, currencyCode })).toThrow(/too large/);
+    ['IRR', '1000000000000001'],
+    ['USD', '10000000000000.01'],
+    ['KWD', '1000000000000.001'],
+  ])('refuses %s %s, above the largest amount of one movement', (currencyCode, amount) => {
+    expect(() => parsePositiveMoney({ amount, currencyCode })).toThrow(/too large: at most/);
   });
 
-  it('accepts exactly the bigint maximum', () => {
-    expect(parsePositiveMoney({ amount: '9223372036854775807', currencyCode: 'IRR' }).minor).toBe(MAX_MINOR_UNITS);
-    expect(parsePositiveMoney({ amount: '92233720368547758.07', currencyCode: 'USD' }).minor).toBe(MAX_MINOR_UNITS);
+  it('accepts exactly the largest amount of one movement, 10^15 minor units, far below the bigint maximum', () => {
+    expect(parsePositiveMoney({ amount: '1000000000000000', currencyCode: 'IRR' }).minor).toBe(MAX_AMOUNT_MINOR);
+    expect(parsePositiveMoney({ amount: '10000000000000.00', currencyCode: 'USD' }).minor).toBe(MAX_AMOUNT_MINOR);
+    expect(MAX_BALANCE_MINOR * 100n).toBeLessThan(MAX_MINOR_UNITS);
   });
 
   it('refuses unsupported currencies, including Object.prototype names once upper-cased', () => {

@@ -15,8 +15,9 @@ import {
   GiftCardNotFoundError,
   GiftCardUsedUpError,
   type Logger,
+  ServiceCallError,
 } from '@giftpay/common';
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
@@ -47,6 +48,17 @@ export interface RedemptionDeps {
    */
   readonly quickRetryDelaysMs?: readonly number[];
   readonly metrics?: { readonly claims: Counter<'outcome'>; readonly deliveries: Counter<'result'> };
+}
+
+/**
+ * The wallet's own word that this credit can never be applied as it is: 422 (a domain rule:
+ * CURRENCY_MISMATCH, a balance past its maximum) or 400 (an amount it does not accept).
+ * Anything else (no answer, 5xx, 401 for a wrong INTERNAL_API_TOKEN) may pass later.
+ */
+function permanentRefusalOf(error: unknown): string | null {
+  if (!(error instanceof ServiceCallError) || (error.status !== 422 && error.status !== 400)) return null;
+  const body = error.body as { code?: unknown; message?: unknown } | null;
+  return `the wallet refused the credit (${error.status}${typeof body?.code === 'string' ? ` ${body.code}` : ''}): ${typeof body?.message === 'string' ? body.message : 'no reason given'}`;
 }
 
 export function creditKeyOf(redemptionId: string): string {
@@ -131,8 +143,24 @@ export function createRedemptionService(deps: RedemptionDeps) {
         .returning();
       return credited ?? redemption;
     } catch (error) {
-      deps.metrics?.deliveries.inc({ result: 'failed' });
       const attempts = redemption.attempts + 1;
+      const refusal = permanentRefusalOf(error);
+      if (refusal) {
+        // Sending it again cannot help (a currency no longer the wallet's, a balance past its
+        // maximum): park it for an operator and go on with the rest.
+        deps.metrics?.deliveries.inc({ result: 'parked' });
+        logger.error(
+          { redemptionId: redemption.id, userId: redemption.userId, attempts, reason: refusal, requestId },
+          'the wallet refused a credit for good; parked for an operator',
+        );
+        const [parked] = await db
+          .update(redemptions)
+          .set({ attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` })
+          .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
+          .returning();
+        return parked ?? redemption;
+      }
+      deps.metrics?.deliveries.inc({ result: 'failed' });
       const delay = retryDelayMs(attempts);
       logger.warn({ redemptionId: redemption.id, attempts, retryInMs: delay, err: error, requestId }, 'wallet credit not confirmed; will retry');
       const [pending] = await db
@@ -156,7 +184,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       if (closed) return;
       deliver(redemption, card, requestId)
         .then((after) => {
-          if (after.status === 'PENDING') retrySoon(after, card, requestId, round + 1);
+          if (after.status === 'PENDING' && !after.parkedAt) retrySoon(after, card, requestId, round + 1);
         })
         .catch((error: unknown) => logger.warn({ err: error, redemptionId: redemption.id }, 'quick credit retry failed; the relay will deliver it'));
     }, delay);
@@ -177,7 +205,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       deps.metrics?.claims.inc({ outcome: 'claimed' });
       const { requestId } = request;
       const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
-      if (redemption.status === 'PENDING') retrySoon(redemption, activation.giftCard, requestId);
+      if (redemption.status === 'PENDING' && !redemption.parkedAt) retrySoon(redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption };
     },
 
@@ -198,7 +226,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         const rows = await tx
           .select()
           .from(redemptions)
-          .where(and(eq(redemptions.status, 'PENDING'), sql`${redemptions.nextAttemptAt} <= now()`))
+          .where(and(eq(redemptions.status, 'PENDING'), isNull(redemptions.parkedAt), sql`${redemptions.nextAttemptAt} <= now()`))
           .orderBy(redemptions.nextAttemptAt)
           .limit(deps.batchSize)
           .for('update', { skipLocked: true });
@@ -226,9 +254,18 @@ export function createRedemptionService(deps: RedemptionDeps) {
       return credited;
     },
 
-    /** How many credits are owed and not yet confirmed. */
+    /** How many credits are owed and not yet confirmed, parked ones included. */
     async pendingCount(): Promise<number> {
       const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(redemptions).where(eq(redemptions.status, 'PENDING'));
+      return row?.count ?? 0;
+    },
+
+    /** How many owed credits the wallet refused for good and wait for an operator. */
+    async parkedCount(): Promise<number> {
+      const [row] = await db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(redemptions)
+        .where(and(eq(redemptions.status, 'PENDING'), isNotNull(redemptions.parkedAt)));
       return row?.count ?? 0;
     },
   };

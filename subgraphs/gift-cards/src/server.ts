@@ -51,7 +51,7 @@ export async function createServer({
   });
   const deliveries = new Counter({
     name: 'giftcard_credit_deliveries_total',
-    help: 'Wallet credit deliveries: credited or failed (to be retried)',
+    help: 'Wallet credit deliveries: credited, failed (to be retried) or parked (refused for good)',
     labelNames: ['result'],
     registers: [metrics.registry],
   });
@@ -75,10 +75,18 @@ export async function createServer({
   });
   new Gauge({
     name: 'giftcard_credits_pending',
-    help: 'Credits claimed but not yet confirmed by the wallet (the outbox)',
+    help: 'Credits claimed but not yet confirmed by the wallet (the outbox), parked ones included',
     registers: [metrics.registry],
     async collect() {
       this.set(await redemptions.pendingCount());
+    },
+  });
+  new Gauge({
+    name: 'giftcard_credits_parked',
+    help: 'Owed credits the wallet refused for good, waiting for an operator (alert when above 0)',
+    registers: [metrics.registry],
+    async collect() {
+      this.set(await redemptions.parkedCount());
     },
   });
   // Fetched now, so the first request finds the keys; a failure here is retried on demand.

@@ -2,7 +2,7 @@
 // It is plain HTTP beside GraphQL, so it is not in the supergraph and the gateway cannot
 // reach it; it needs the service credential; and it is idempotent on the caller's key.
 
-import { DomainError, type JsonRoute, MAX_MINOR_UNITS, minorUnitsOf, SERVICE_TOKEN_HEADER, serviceTokenMatches } from '@giftpay/common';
+import { DomainError, type JsonRoute, MAX_AMOUNT_MINOR, minorUnitsOf, SERVICE_TOKEN_HEADER, serviceTokenMatches } from '@giftpay/common';
 import type { Ledger } from './ledger.service.ts';
 
 export const INTERNAL_CREDIT_PATH = '/internal/credits';
@@ -29,8 +29,8 @@ function parseCreditRequest(body: unknown): CreditRequest | string {
   for (const name of ['ownerId', 'amountMinor', 'currencyCode', 'description', 'idempotencyKey']) {
     if (typeof fields[name] !== 'string' || fields[name] === '') return `${name} is required`;
   }
-  if (!/^[1-9]\d{0,18}$/.test(fields.amountMinor as string) || BigInt(fields.amountMinor as string) > MAX_MINOR_UNITS) {
-    return 'amountMinor must be a positive integer string within a 64-bit integer';
+  if (!/^[1-9]\d{0,18}$/.test(fields.amountMinor as string) || BigInt(fields.amountMinor as string) > MAX_AMOUNT_MINOR) {
+    return `amountMinor must be a positive integer string of at most ${MAX_AMOUNT_MINOR}`;
   }
   return fields as unknown as CreditRequest;
 }

@@ -8,10 +8,11 @@ import {
   IdempotencyKeyReusedError,
   InsufficientFundsError,
   isRetryableTransactionError,
+  MAX_BALANCE_MINOR,
   type Money,
   RecipientNotFoundError,
 } from '@giftpay/common';
-import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
@@ -97,13 +98,16 @@ export function createLedger(deps: LedgerDeps) {
         ? await tx
             .update(wallets)
             .set({ balance: sql`${wallets.balance} + ${entry.amount}`, updatedAt: sql`now()` })
-            .where(eq(wallets.id, wallet.id))
+            .where(and(eq(wallets.id, wallet.id), lte(wallets.balance, MAX_BALANCE_MINOR - entry.amount)))
             .returning()
         : await tx
             .update(wallets)
             .set({ balance: sql`${wallets.balance} - ${entry.amount}`, updatedAt: sql`now()` })
             .where(and(eq(wallets.id, wallet.id), gte(wallets.balance, entry.amount)))
             .returning();
+    if (!updated && entry.kind === 'CREDIT') {
+      throw new BadUserInputError(`This would take the wallet past the largest balance it may hold (${MAX_BALANCE_MINOR} minor units).`);
+    }
     if (!updated) throw new InsufficientFundsError();
     const [inserted] = await tx
       .insert(ledgerEntries)

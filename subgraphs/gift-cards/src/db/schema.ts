@@ -49,13 +49,15 @@ export const redemptions = giftCardsSchema.table(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastError: text('last_error'),
+    /** Set when the wallet refused the credit for good (a currency or balance rule): the relay leaves it to an operator. */
+    parkedAt: timestamp('parked_at', { withTimezone: true, mode: 'date' }),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     creditedAt: timestamp('credited_at', { withTimezone: true, mode: 'date' }),
   },
   (table) => [
     unique('redemptions_one_per_user').on(table.giftCardId, table.userId),
     index('redemptions_user_seq_idx').on(table.userId, table.seq.desc()),
-    index('redemptions_pending_due_idx').on(table.nextAttemptAt).where(sql`${table.status} = 'PENDING'`),
+    index('redemptions_pending_due_idx').on(table.nextAttemptAt).where(sql`${table.status} = 'PENDING' and ${table.parkedAt} is null`),
   ],
 );
 

@@ -1,0 +1,3 @@
+DROP INDEX "gift_cards"."redemptions_pending_due_idx";--> statement-breakpoint
+ALTER TABLE "gift_cards"."redemptions" ADD COLUMN "parked_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "redemptions_pending_due_idx" ON "gift_cards"."redemptions" USING btree ("next_attempt_at") WHERE "gift_cards"."redemptions"."status" = 'PENDING' and "gift_cards"."redemptions"."parked_at" is null;
