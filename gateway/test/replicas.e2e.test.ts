@@ -1,0 +1,163 @@
+// Two replicas of every subgraph, each a process of its own, behind HAProxy, with the gateway
+// in front: a promotion burst during which one gift-cards replica and one wallet replica are
+// killed outright. Claims stay exact, every credit lands once (the other replicas and the
+// relay take over), and the burst's clients are answered with contract codes only.
+
+import { CONTRACT_ERROR_CODES } from '@giftpay/common';
+import {
+  createTestDatabase,
+  type ExtraGateway,
+  ensureHaproxy,
+  freePort,
+  type LoadBalancer,
+  type ServiceProcess,
+  type SubgraphName,
+  startGateway,
+  startLoadBalancer,
+  startServiceProcess,
+  type TestDatabase,
+  testEnv,
+} from '@giftpay/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let database: TestDatabase;
+let replicas: Record<SubgraphName, ServiceProcess[]>;
+let balancer: LoadBalancer;
+let gateway: ExtraGateway;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  ensureHaproxy();
+  database = await createTestDatabase();
+  env = testEnv(database.url, {
+    DB_POOL_MAX: '5',
+    // A claim whose process died is the relay's after a second; a missed first credit is retried at once.
+    CREDIT_RELAY_LEASE_MS: '1000',
+    CREDIT_RELAY_INTERVAL_MS: '200',
+    CREDIT_RETRY_DELAYS_MS: '100,500,1500',
+  });
+  // Ports first, so HAProxy can front replicas that need its URLs to start.
+  const names: SubgraphName[] = ['accounts', 'wallet', 'gift-cards'];
+  const ports = {} as Record<SubgraphName, number[]>;
+  for (const name of names) ports[name] = [await freePort(), await freePort()];
+  balancer = await startLoadBalancer(Object.fromEntries(names.map((name) => [name, ports[name].map((port) => ({ url: `http://127.0.0.1:${port}` }))])));
+  const balanced = { ...env, ACCOUNTS_URL: balancer.urls.accounts, WALLET_URL: balancer.urls.wallet, GIFT_CARDS_URL: balancer.urls['gift-cards'] };
+  const start = (name: SubgraphName) =>
+    Promise.all(ports[name].map((port, index) => startServiceProcess(name, balanced, { label: `${name}-${index + 1}`, port })));
+  // accounts first: it publishes the signing keys the others fetch at start.
+  const accounts = await start('accounts');
+  const [wallet, giftCards] = await Promise.all([start('wallet'), start('gift-cards')]);
+  replicas = { accounts, wallet, 'gift-cards': giftCards };
+  await balancer.serving();
+  gateway = await startGateway({
+    ...env,
+    ACCOUNTS_URL: balancer.urls.accounts,
+    WALLET_URL: balancer.urls.wallet,
+    GIFT_CARDS_URL: balancer.urls['gift-cards'],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await balancer?.close();
+  await Promise.all(Object.values(replicas ?? {}).flatMap((list) => list.map((replica) => replica.stop())));
+});
+
+interface Answer<T> {
+  readonly status: number;
+  readonly data?: T | null;
+  readonly errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+async function graphql<T>(query: string, token?: string, variables: Record<string, unknown> = {}): Promise<Answer<T>> {
+  const response = await fetch(`${gateway.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  return { status: response.status, ...((await response.json()) as object) };
+}
+
+const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } } }';
+const DEFINITE = new Set(['CLAIMED', 'GIFT_CARD_ALREADY_REDEEMED', 'GIFT_CARD_USED_UP']);
+
+describe('a promotion burst across replicas, two of which are killed in the middle', () => {
+  it('hands out exactly N slots, credits each once, and answers only with contract codes', async () => {
+    // The services pick the same keys and secrets from env; a user signs up through the balancer.
+    const admin = await graphql<{ logIn: { token: string } }>(
+      `mutation { logIn(input: { username: "${env.BOOTSTRAP_ADMIN_USERNAME}", password: "${env.BOOTSTRAP_ADMIN_PASSWORD}" }) { token } }`,
+    );
+    const adminToken = admin.data?.logIn.token as string;
+    const issued = await graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
+      'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id } } } }',
+      adminToken,
+      { input: { value: { amount: '900', currencyCode: 'IRR' }, usageLimit: 60 } },
+    );
+    const promo = issued.data?.issueGiftCards.giftCards[0];
+    if (!promo) throw new Error(`issueGiftCards failed: ${JSON.stringify(issued.errors)}`);
+    const users: string[] = [];
+    for (let start = 0; start < 150; start += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, index) =>
+          graphql<{ signUp: { token: string } }>(
+            `mutation { signUp(input: { username: "replica_${start + index}", password: "a-long-enough-password" }) { token } }`,
+          ),
+        ),
+      );
+      users.push(...batch.map((answer) => answer.data?.signUp.token as string));
+    }
+
+    const seen: string[] = [];
+    const codes: string[] = [];
+    const burst = Promise.all(
+      users.map(async (token) => {
+        for (let attempt = 0; attempt < 300; attempt += 1) {
+          const answer = await graphql<{ activateGiftCard: { redemption: { status: string } } | null }>(ACTIVATE, token, { code: promo.code });
+          const outcome = answer.data?.activateGiftCard?.redemption ? 'CLAIMED' : (answer.errors?.[0]?.extensions?.code ?? `HTTP ${answer.status}`);
+          seen.push(outcome);
+          codes.push(...(answer.errors ?? []).map((error) => error.extensions?.code ?? 'none'));
+          if (DEFINITE.has(outcome)) return;
+          await new Promise((done) => setTimeout(done, 100));
+        }
+        throw new Error(`a user never got a definite answer; the last ones: ${seen.slice(-6).join(', ')}`);
+      }),
+    );
+    // Let part of the burst through, then kill one replica of each of the two services that move money.
+    for (let waited = 0; waited < 200 && seen.length < 30; waited += 1) await new Promise((done) => setTimeout(done, 25));
+    const [giftCardsVictim, walletVictim] = [replicas['gift-cards'][0] as ServiceProcess, replicas.wallet[0] as ServiceProcess];
+    await Promise.all([giftCardsVictim.kill(), walletVictim.kill()]);
+    const seenAtKill = seen.length;
+    await burst;
+    const tally: Record<string, number> = {};
+    for (const outcome of seen) tally[outcome] = (tally[outcome] ?? 0) + 1;
+    console.info(`replicas: answers ${JSON.stringify(tally)}`);
+
+    // The fault happened mid-burst: both were killed outright, with answers before and after.
+    expect(giftCardsVictim.child.signalCode).toBe('SIGKILL');
+    expect(walletVictim.child.signalCode).toBe('SIGKILL');
+    expect(seenAtKill).toBeGreaterThan(0);
+    expect(seen.length).toBeGreaterThan(seenAtKill);
+    expect(codes.filter((code) => !CONTRACT_ERROR_CODES.has(code))).toEqual([]);
+
+    // Every claim credited exactly once, by whichever replica or relay got there.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const [open] =
+        await database.sql`select count(*)::int as n from gift_cards.redemptions where gift_card_id = ${promo.giftCard.id} and status <> 'CREDITED'`;
+      if (open?.n === 0) break;
+      if (Date.now() > deadline) throw new Error(`${open?.n} credits still owed after 60 s`);
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    const [claims] =
+      await database.sql`select count(*)::int as n, count(distinct user_id)::int as users from gift_cards.redemptions where gift_card_id = ${promo.giftCard.id}`;
+    expect(claims).toEqual({ n: 60, users: 60 });
+    const [credits] = await database.sql`
+      select count(*)::int as entries, count(distinct e.idempotency_key)::int as keys, coalesce(sum(e.amount), 0)::bigint as total
+      from wallet.ledger_entries e join gift_cards.redemptions r on e.idempotency_key = 'gift-card-redemption:' || r.id
+      where r.gift_card_id = ${promo.giftCard.id}`;
+    expect({ entries: credits?.entries, keys: credits?.keys, total: BigInt(credits?.total) }).toEqual({ entries: 60, keys: 60, total: 54_000n });
+    // The survivors are the same processes as at the start.
+    for (const survivor of [replicas['gift-cards'][1], replicas.wallet[1], ...replicas.accounts]) expect(survivor?.child.exitCode).toBeNull();
+  });
+});
