@@ -1,20 +1,42 @@
 // Prometheus metrics on every service: protected by METRICS_TOKEN when set, counting real
 // traffic (requests, operations by root field, errors by code, subgraph calls, activations,
-// credit deliveries, the outbox), and never labelled with strings a client chooses.
+// credit deliveries, the outbox), and never labelled with strings a client chooses. Counts
+// are read as the change a test made (scraped before and after), so no test depends on
+// what another test did first.
 
-import { createTestDatabase, type Stack, startStack } from '@giftpay/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  activateGiftCard,
+  createTestDatabase,
+  type FaultyProxy,
+  forgetOwedCredits,
+  issuePromotion,
+  type Stack,
+  seriesValue,
+  settleOwedCredits,
+  startStack,
+  type TestDatabase,
+  tallyActivations,
+} from '@giftpay/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
+let database: TestDatabase;
 let stack: Stack;
+let link: FaultyProxy;
 
 beforeAll(async () => {
-  const database = await createTestDatabase();
-  stack = await startStack({ databaseUrl: database.url, env: { METRICS_TOKEN } });
+  database = await createTestDatabase();
+  stack = await startStack({ databaseUrl: database.url, faultyWalletLink: true, env: { METRICS_TOKEN, CREDIT_RELAY_LEASE_MS: '1000' } });
+  if (!stack.walletLink) throw new Error('no faulty link');
+  link = stack.walletLink;
 });
 
 afterAll(async () => {
   await stack?.close();
+});
+
+afterEach(async () => {
+  await forgetOwedCredits(database.sql);
 });
 
 async function scrape(baseUrl: string): Promise<string> {
@@ -24,13 +46,9 @@ async function scrape(baseUrl: string): Promise<string> {
   return response.text();
 }
 
-/** The value of one series, e.g. `giftcard_credits_pending` or `graphql_errors_total{code="X"}` (default labels ignored). */
-function seriesValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.split(' ').at(-1));
-  }
-  return undefined;
+/** How much a counter grew between two scrapes (a series not yet created counts as 0). */
+function grew(before: string, after: string, name: string, labels: Record<string, string> = {}): number {
+  return (seriesValue(after, name, labels) ?? 0) - (seriesValue(before, name, labels) ?? 0);
 }
 
 describe('/metrics', () => {
@@ -44,31 +62,67 @@ describe('/metrics', () => {
   it('counts activations, deliveries, errors by code and subgraph calls, and shows the outbox', async () => {
     const { code } = await stack.issueGiftCard({ amount: '10' });
     const [first, second] = [await stack.signUp(), await stack.signUp()];
+    const giftCardsBefore = await scrape(stack.giftCards.listening.url);
+    const gatewayBefore = await scrape(stack.gatewayUrl);
     const ACTIVATE = 'mutation ActivateForMetricsTest($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }';
     await stack.graphql(ACTIVATE, { token: first.token, variables: { code } });
     await stack.graphql(ACTIVATE, { token: second.token, variables: { code } });
 
     const giftCards = await scrape(stack.giftCards.listening.url);
-    expect(seriesValue(giftCards, 'giftcard_activations_total', { outcome: 'claimed' })).toBe(1);
-    expect(seriesValue(giftCards, 'giftcard_activations_total', { outcome: 'GIFT_CARD_USED_UP' })).toBe(1);
-    expect(seriesValue(giftCards, 'giftcard_credit_deliveries_total', { result: 'credited' })).toBe(1);
-    expect(seriesValue(giftCards, 'giftcard_credits_pending')).toBe(0);
+    expect(grew(giftCardsBefore, giftCards, 'giftcard_activations_total', { outcome: 'claimed' })).toBe(1);
+    expect(grew(giftCardsBefore, giftCards, 'giftcard_activations_total', { outcome: 'GIFT_CARD_USED_UP' })).toBe(1);
+    expect(grew(giftCardsBefore, giftCards, 'giftcard_credit_deliveries_total', { result: 'credited' })).toBe(1);
+    expect(grew(giftCardsBefore, giftCards, 'giftcard_credit_deliveries_total', { result: 'failed' })).toBe(0);
+    // The gauge is there, and this test left nothing owed.
+    expect(seriesValue(giftCards, 'giftcard_credits_pending')).toBe(seriesValue(giftCardsBefore, 'giftcard_credits_pending'));
 
     const gateway = await scrape(stack.gatewayUrl);
-    expect(seriesValue(gateway, 'graphql_errors_total', { code: 'GIFT_CARD_USED_UP' })).toBe(1);
-    expect(seriesValue(gateway, 'graphql_operation_duration_seconds_count', { operation: 'activateGiftCard', type: 'mutation' })).toBe(2);
-    expect(seriesValue(gateway, 'subgraph_request_duration_seconds_count', { subgraph: 'gift-cards', outcome: '200' })).toBeGreaterThanOrEqual(2);
-    expect(seriesValue(gateway, 'subgraph_request_duration_seconds_count', { subgraph: 'wallet', outcome: '200' })).toBeGreaterThanOrEqual(1);
-    expect(seriesValue(gateway, 'http_requests_total', { route: '/graphql', method: 'POST', status: '200' })).toBeGreaterThanOrEqual(4);
+    expect(grew(gatewayBefore, gateway, 'graphql_errors_total', { code: 'GIFT_CARD_USED_UP' })).toBe(1);
+    expect(grew(gatewayBefore, gateway, 'graphql_operation_duration_seconds_count', { operation: 'activateGiftCard', type: 'mutation' })).toBe(2);
+    expect(grew(gatewayBefore, gateway, 'subgraph_request_duration_seconds_count', { subgraph: 'gift-cards', outcome: '200' })).toBeGreaterThanOrEqual(2);
+    expect(grew(gatewayBefore, gateway, 'subgraph_request_duration_seconds_count', { subgraph: 'wallet', outcome: '200' })).toBeGreaterThanOrEqual(1);
+    expect(grew(gatewayBefore, gateway, 'http_requests_total', { route: '/graphql', method: 'POST', status: '200' })).toBeGreaterThanOrEqual(2);
     expect(gateway).toContain('process_cpu_seconds_total');
     // Labels come from the schema, not from the client: its operation name never appears.
     expect(gateway).not.toContain('ActivateForMetricsTest');
   });
 
+  it('shows the owed credits on the outbox gauge and counts the failed deliveries while the wallet is down, and the gauge falls back once they are delivered', async () => {
+    try {
+      const promo = await issuePromotion(stack, '10', 2);
+      const users = [await stack.signUp(), await stack.signUp()];
+      const before = await scrape(stack.giftCards.listening.url);
+      const pendingBefore = seriesValue(before, 'giftcard_credits_pending');
+      expect(pendingBefore).toBeDefined();
+
+      link.reset();
+      link.mode = 'refuse';
+      const tally = tallyActivations(users, await Promise.all(users.map((user) => activateGiftCard(stack, user, promo.code))));
+      expect(tally).toMatchObject({ claimed: 2, pending: 2 });
+      expect(link.counts).toMatchObject({ refused: 2, forwarded: 0 });
+
+      const down = await scrape(stack.giftCards.listening.url);
+      expect(seriesValue(down, 'giftcard_credits_pending')).toBeGreaterThan(0);
+      expect(seriesValue(down, 'giftcard_credits_pending')).toBe((pendingBefore ?? 0) + 2);
+      expect(grew(before, down, 'giftcard_credit_deliveries_total', { result: 'failed' })).toBe(2);
+      expect(grew(before, down, 'giftcard_credit_deliveries_total', { result: 'credited' })).toBe(0);
+
+      link.reset();
+      await settleOwedCredits(stack.giftCards.server, database.sql, promo.id);
+      const back = await scrape(stack.giftCards.listening.url);
+      expect(seriesValue(back, 'giftcard_credits_pending')).toBe(pendingBefore);
+      expect(grew(before, back, 'giftcard_credit_deliveries_total', { result: 'credited' })).toBe(2);
+      expect(grew(before, back, 'giftcard_credit_deliveries_total', { result: 'failed' })).toBe(2);
+    } finally {
+      link.reset();
+    }
+  });
+
   it('labels unknown paths as "other", so probing paths cannot grow the series', async () => {
+    const before = await scrape(stack.gatewayUrl);
     for (const path of ['/wp-admin', '/random-1', '/random-2']) await fetch(`${stack.gatewayUrl}${path}`);
     const gateway = await scrape(stack.gatewayUrl);
     expect(gateway).not.toContain('/wp-admin');
-    expect(seriesValue(gateway, 'http_requests_total', { route: 'other', status: '404' })).toBeGreaterThanOrEqual(3);
+    expect(grew(before, gateway, 'http_requests_total', { route: 'other', status: '404' })).toBe(3);
   });
 });

@@ -1,0 +1,119 @@
+// claim_slot's refusals decided inside the claim itself, against a real PostgreSQL: a card
+// disabled, or expired, while a burst of claims is already past the application's check and
+// waiting on the card's row. Those claims must all be refused, leave no redemption behind,
+// and the count must stay at the claims made before.
+
+import {
+  createTestDatabase,
+  errorCodeOf,
+  ledgerCreditsOf,
+  outboxRowsOf,
+  startWalletBehindLink,
+  type TestDatabase,
+  testUserId,
+  type WalletBehindLink,
+  waitUntil,
+} from '@giftpay/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GiftCardsServer } from '../src/server.ts';
+
+let database: TestDatabase;
+let rig: WalletBehindLink;
+let giftCards: GiftCardsServer;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  rig = await startWalletBehindLink(database.url);
+  // Room in the pool for every claim of the burst to wait inside claim_slot at once, and a
+  // lock wait longer than a loaded machine needs to line them all up.
+  giftCards = await rig.startGiftCards({ DB_POOL_MAX: '30', DB_LOCK_TIMEOUT_MS: '60000' });
+});
+
+afterAll(async () => {
+  await giftCards?.close();
+  await rig?.close();
+});
+
+/** Claims of this card waiting on a lock inside claim_slot, i.e. already past the application's status check. */
+async function claimsWaitingOnALock(): Promise<number> {
+  const [row] = await database.sql`select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock' and query like '%gift_cards.claim_slot(%'`;
+  return row?.n ?? 0;
+}
+
+/**
+ * Makes `early` claims one by one, then changes the card in a transaction that holds its row
+ * while `late` users claim at once; commits only when every late claim is waiting inside
+ * claim_slot. Returns the late claims' outcomes.
+ */
+async function burstAgainstAChange(card: { code: string; id: string }, early: readonly string[], late: readonly string[], change: string) {
+  for (const user of early) expect((await giftCards.redemptions.activate(user, card.code)).redemption.status).toBe('CREDITED');
+  let outcomes: Promise<(string | null)[]> = Promise.resolve([]);
+  await database.sql.begin(async (tx) => {
+    await tx.unsafe(`update gift_cards.gift_cards set ${change} where id = $1`, [card.id]);
+    outcomes = Promise.all(late.map((user) => errorCodeOf(giftCards.redemptions.activate(user, card.code))));
+    await waitUntil(`${late.length} claims waiting on the card's row`, async () => (await claimsWaitingOnALock()) === late.length);
+  });
+  return outcomes;
+}
+
+async function expectOnlyEarlyClaims(card: { id: string }, early: readonly string[], late: readonly string[], amount: bigint): Promise<void> {
+  const [row] = await database.sql`select redemption_count, usage_limit from gift_cards.gift_cards where id = ${card.id}`;
+  expect(row?.redemption_count).toBe(early.length);
+  expect(row?.redemption_count).toBeLessThanOrEqual(row?.usage_limit);
+  // The refused claims took back the redemption rows they had written.
+  expect((await outboxRowsOf(database.sql, card.id)).map((redemption) => redemption.userId).sort()).toEqual([...early].sort());
+  expect(await ledgerCreditsOf(database.sql, [...early, ...late])).toMatchObject({
+    credits: early.length,
+    total: amount * BigInt(early.length),
+    owners: early.length,
+    mostPerOwner: 1,
+  });
+}
+
+describe('claim_slot', () => {
+  it('refuses with GIFT_CARD_DISABLED every claim of a burst still waiting when an admin disables the card, keeping the claims made before', async () => {
+    const [issued] = await giftCards.cards.issue({ value: { minor: 60n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    const early = Array.from({ length: 3 }, () => testUserId('early'));
+    const late = Array.from({ length: 12 }, () => testUserId('late'));
+
+    const outcomes = await burstAgainstAChange(card, early, late, 'disabled_at = now()');
+    expect(outcomes).toEqual(late.map(() => 'GIFT_CARD_DISABLED'));
+    await expectOnlyEarlyClaims(card, early, late, 60n);
+    expect((await giftCards.cards.findById(card.id))?.disabledAt).not.toBeNull();
+  });
+
+  it('refuses with GIFT_CARD_EXPIRED every claim of a burst still waiting when the card expires, keeping the claims made before', async () => {
+    const [issued] = await giftCards.cards.issue({
+      value: { minor: 45n, currencyCode: 'IRR' },
+      count: 1,
+      usageLimit: 10,
+      expiresAt: new Date(Date.now() + 3_600_000),
+      issuedBy: 'claim-slot-test',
+    });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    const early = Array.from({ length: 2 }, () => testUserId('early'));
+    const late = Array.from({ length: 8 }, () => testUserId('late'));
+
+    // The expiry is the changing transaction's start: before any of the late claims began.
+    const outcomes = await burstAgainstAChange(card, early, late, 'expires_at = now()');
+    expect(outcomes).toEqual(late.map(() => 'GIFT_CARD_EXPIRED'));
+    await expectOnlyEarlyClaims(card, early, late, 45n);
+  });
+
+  it('still hands out the last slots exactly when a burst waits on a card that is neither disabled nor expired', async () => {
+    // The control for the two above: the same wait, with a change that refuses nobody.
+    const [issued] = await giftCards.cards.issue({ value: { minor: 15n, currencyCode: 'IRR' }, count: 1, usageLimit: 6, issuedBy: 'claim-slot-test' });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    const early = Array.from({ length: 2 }, () => testUserId('early'));
+    const late = Array.from({ length: 8 }, () => testUserId('late'));
+
+    const outcomes = await burstAgainstAChange(card, early, late, 'created_by = created_by');
+    expect(outcomes.filter((outcome) => outcome === null)).toHaveLength(4);
+    expect(outcomes.filter((outcome) => outcome === 'GIFT_CARD_USED_UP')).toHaveLength(4);
+    const [row] = await database.sql`select redemption_count from gift_cards.gift_cards where id = ${card.id}`;
+    expect(row?.redemption_count).toBe(6);
+    expect(await ledgerCreditsOf(database.sql, [...early, ...late])).toMatchObject({ credits: 6, total: 90n, owners: 6, mostPerOwner: 1 });
+  });
+});
