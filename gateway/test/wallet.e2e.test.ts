@@ -2,13 +2,24 @@
 // idempotent retries, every refusal with its contract code, and history paging.
 
 import { randomUUID } from 'node:crypto';
-import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
+import {
+  assertLedgerInvariants,
+  balanceThroughGateway,
+  createTestDatabase,
+  pageToEnd,
+  type SignedIn,
+  type Stack,
+  startStack,
+  type TestDatabase,
+  walletsOf,
+} from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
+let database: TestDatabase;
 
 beforeAll(async () => {
-  const database = await createTestDatabase();
+  database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
 });
 
@@ -52,10 +63,7 @@ function spendInput(amount: string, idempotencyKey = randomUUID(), currencyCode 
   return { input: { amount: { amount, currencyCode }, description, idempotencyKey } };
 }
 
-async function balanceOf(user: SignedIn): Promise<string | undefined> {
-  const result = await stack.graphql<{ me: { wallet: { balance: { amount: string } } } }>('{ me { wallet { balance { amount } } } }', { token: user.token });
-  return result.data?.me.wallet.balance.amount;
-}
+const balanceOf = (user: SignedIn) => balanceThroughGateway(stack, user);
 
 describe('spend', () => {
   it('debits the wallet and returns the transaction with the balance after it', async () => {
@@ -82,6 +90,8 @@ describe('spend', () => {
     expect(await balanceOf(user)).toBe('900');
     const changed = await stack.graphql(SPEND, { token: user.token, variables: spendInput('101', key) });
     expect(changed.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const { entries } = await assertLedgerInvariants(database.sql, { ownerIds: [user.userId] });
+    expect(entries.filter((entry) => entry.idempotencyKey === key).map((entry) => entry.id)).toEqual([results[0]?.data?.spend.transaction.id]);
   });
 
   it.each([
@@ -167,31 +177,153 @@ describe('transfer', () => {
     expect(results.flatMap((result) => result.errors ?? [])).toEqual([]);
     expect(await balanceOf(alice)).toBe('1000');
     expect(await balanceOf(bob)).toBe('1000');
+    const { entries } = await assertLedgerInvariants(database.sql, { ownerIds: [alice.userId, bob.userId] });
+    expect(entries.filter((entry) => entry.operation === 'transfer')).toHaveLength(2 * results.length);
   });
 });
 
 describe('transaction history', () => {
-  it('pages newest first by opaque cursors, stable while new entries arrive', async () => {
+  const PAGE = `query ($first: Int, $after: String) { me { wallet { transactions(first: $first, after: $after) {
+    edges { cursor node { id kind description amount { amount } balanceAfter { amount } createdAt } } pageInfo { hasNextPage endCursor } } } } }`;
+  interface Node {
+    id: string;
+    kind: string;
+    description: string;
+    amount: { amount: string };
+    balanceAfter: { amount: string };
+    createdAt: string;
+  }
+  interface Page {
+    edges: { cursor: string; node: Node }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  }
+
+  async function page(user: SignedIn, first: number, after: string | null): Promise<Page> {
+    const result = await stack.graphql<{ me: { wallet: { transactions: Page } } }>(PAGE, { token: user.token, variables: { first, after } });
+    expect(result.errors).toBeUndefined();
+    return result.data?.me.wallet.transactions as Page;
+  }
+
+  /** Newest first, strictly: each entry's balanceAfter is the next older one's moved by its own amount, and time never runs forward. */
+  function expectNewestFirst(nodes: Node[]): void {
+    for (let index = 0; index + 1 < nodes.length; index += 1) {
+      const newer = nodes[index] as Node;
+      const older = nodes[index + 1] as Node;
+      const delta = BigInt(newer.amount.amount) * (newer.kind === 'CREDIT' ? 1n : -1n);
+      expect(BigInt(newer.balanceAfter.amount)).toBe(BigInt(older.balanceAfter.amount) + delta);
+      expect(Date.parse(newer.createdAt)).toBeGreaterThanOrEqual(Date.parse(older.createdAt));
+    }
+  }
+
+  it('pages newest first by opaque cursors to the end, stable while new entries arrive, no entry twice and none missing', async () => {
     const user = await fundedUser('100');
     for (let index = 1; index <= 5; index += 1)
       await stack.graphql(SPEND, { token: user.token, variables: spendInput('1', randomUUID(), 'IRR', `spend ${index}`) });
-    const PAGE = `query ($after: String) { me { wallet { transactions(first: 2, after: $after) {
-      edges { cursor node { description } } pageInfo { hasNextPage endCursor } } } } }`;
-    type Page = {
-      me: { wallet: { transactions: { edges: { node: { description: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } };
-    };
-    const first = await stack.graphql<Page>(PAGE, { token: user.token });
-    expect(first.data?.me.wallet.transactions.edges.map((edge) => edge.node.description)).toEqual(['spend 5', 'spend 4']);
+    const first = await page(user, 2, null);
+    expect(first.edges.map((edge) => edge.node.description)).toEqual(['spend 5', 'spend 4']);
+    expect(first.pageInfo.hasNextPage).toBe(true);
     // A new entry arrives between pages: the next page goes on where the first one stopped.
     await stack.graphql(SPEND, { token: user.token, variables: spendInput('1', randomUUID(), 'IRR', 'spend 6') });
-    const descriptions: string[] = [];
-    let after = first.data?.me.wallet.transactions.pageInfo.endCursor ?? null;
-    for (;;) {
-      const page = await stack.graphql<Page>(PAGE, { token: user.token, variables: { after } });
-      descriptions.push(...(page.data?.me.wallet.transactions.edges.map((edge) => edge.node.description) ?? []));
-      if (!page.data?.me.wallet.transactions.pageInfo.hasNextPage) break;
-      after = page.data.me.wallet.transactions.pageInfo.endCursor;
-    }
-    expect(descriptions).toEqual(['spend 3', 'spend 2', 'spend 1', expect.stringMatching(/^Gift card/)]);
+    // pageToEnd checks each page on the way (full pages before the last, endCursor, nothing after the end).
+    const seen: Page[] = [];
+    const fetchFrom = (start: string | null) => async (after: string | null) => {
+      const current = await page(user, 2, after ?? start);
+      seen.push(current);
+      return current;
+    };
+    const rest = await pageToEnd(2, fetchFrom(first.pageInfo.endCursor));
+    // Four older entries in pages of two: the second page is full and the last, so an
+    // off-by-one in hasNextPage shows as an extra, empty page.
+    expect(seen.map((current) => [current.edges.length, current.pageInfo.hasNextPage])).toEqual([
+      [2, true],
+      [2, false],
+      [0, false],
+    ]);
+    expect(rest.map((node) => node.description)).toEqual(['spend 3', 'spend 2', 'spend 1', expect.stringMatching(/^Gift card/)]);
+
+    // From the start again: every entry exactly once, newest first, the same list one large page gives.
+    seen.length = 0;
+    const all = await pageToEnd(2, fetchFrom(null));
+    expect(seen.map((current) => current.pageInfo.hasNextPage)).toEqual([true, true, true, false, false]);
+    expect(all.map((node) => node.description)).toEqual([
+      'spend 6',
+      'spend 5',
+      'spend 4',
+      'spend 3',
+      'spend 2',
+      'spend 1',
+      expect.stringMatching(/^Gift card/),
+    ]);
+    expect(new Set(all.map((node) => node.id)).size).toBe(all.length);
+    expectNewestFirst(all);
+    expect(all[0]?.balanceAfter.amount).toBe(await balanceOf(user));
+    const whole = await page(user, 50, null);
+    expect(whole.pageInfo.hasNextPage).toBe(false);
+    expect(whole.edges.map((edge) => edge.node)).toEqual(all);
+  });
+});
+
+describe('wallet ownership at the subgraph', () => {
+  // The subgraph is called directly, past the gateway, the way a caller inside the network could.
+  async function direct(query: string, user?: SignedIn) {
+    const response = await fetch(`${stack.wallet.listening.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(user ? { authorization: `Bearer ${user.token}` } : {}) },
+      body: JSON.stringify({ query }),
+    });
+    return (await response.json()) as { data?: { _entities?: unknown[] } | null; errors?: { extensions?: { code?: string } }[] };
+  }
+
+  async function walletIdOf(user: SignedIn): Promise<string> {
+    const result = await stack.graphql<{ me: { wallet: { id: string } } }>('{ me { wallet { id } } }', { token: user.token });
+    return result.data?.me.wallet.id as string;
+  }
+
+  it('resolves a Wallet by id only for its owner or an admin: another user gets FORBIDDEN and no data', async () => {
+    const owner = await fundedUser('40');
+    const other = await fundedUser('7');
+    const walletId = await walletIdOf(owner);
+    const query = `{ _entities(representations: [{ __typename: "Wallet", id: "${walletId}" }]) { ... on Wallet { id balance { amount } transactions { edges { node { id } } } } } }`;
+    const asOther = await direct(query, other);
+    expect(asOther.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(asOther.data?._entities).toEqual([null]);
+    expect(JSON.stringify(asOther)).not.toContain('"40"');
+    const anonymous = await direct(query);
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(anonymous)).not.toContain('"40"');
+    const asOwner = await direct(query, owner);
+    expect(asOwner.errors).toBeUndefined();
+    expect(asOwner.data?._entities).toEqual([{ id: walletId, balance: { amount: '40' }, transactions: { edges: [{ node: { id: expect.any(String) } }] } }]);
+    const asAdmin = await direct(query, await stack.logInAdmin());
+    expect(asAdmin.data?._entities).toEqual([expect.objectContaining({ id: walletId, balance: { amount: '40' } })]);
+  });
+
+  it('answers an unknown or malformed Wallet id with null, not an error', async () => {
+    const user = await stack.signUp();
+    const query = `{ _entities(representations: [{ __typename: "Wallet", id: "${randomUUID()}" }, { __typename: "Wallet", id: "not-a-uuid" }]) { ... on Wallet { id } } }`;
+    const result = await direct(query, user);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?._entities).toEqual([null, null]);
+  });
+
+  it('resolves User.wallet only for that user or an admin: another user gets FORBIDDEN and creates no wallet', async () => {
+    const owner = await fundedUser('25');
+    const other = await stack.signUp();
+    const stranger = await stack.signUp();
+    const query = (userId: string) =>
+      `{ _entities(representations: [{ __typename: "User", id: "${userId}" }]) { ... on User { wallet { id balance { amount } } } } }`;
+    const asOther = await direct(query(owner.userId), other);
+    expect(asOther.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(asOther.data?._entities ?? [null]).toEqual([null]);
+    expect(JSON.stringify(asOther)).not.toContain('"25"');
+    expect((await direct(query(owner.userId))).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const asOwner = await direct(query(owner.userId), owner);
+    expect(asOwner.data?._entities).toEqual([{ wallet: { id: await walletIdOf(owner), balance: { amount: '25' } } }]);
+    const asAdmin = await direct(query(owner.userId), await stack.logInAdmin());
+    expect(asAdmin.data?._entities).toEqual(asOwner.data?._entities);
+    // Asking for a stranger's wallet must not create one for them as a side effect.
+    const forStranger = await direct(query(stranger.userId), other);
+    expect(forStranger.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await walletsOf(database.sql, { ownerIds: [stranger.userId] })).toEqual([]);
   });
 });

@@ -1,0 +1,193 @@
+// The internal credit route as the gift-cards service calls it, over real HTTP against a real
+// wallet server and PostgreSQL: a credit, its replay, a key reused with another input, and
+// malformed requests, each with the ledger checked in SQL for the test's own owner.
+// (Calls without the service credential are covered in gateway/test/authentication.e2e.test.ts.)
+
+import { randomUUID } from 'node:crypto';
+import { type Listening, listen, MAX_AMOUNT_MINOR, SERVICE_TOKEN_HEADER } from '@giftpay/common';
+import { assertLedgerMatchesResponses, createTestDatabase, ledgerEntriesOf, type TestDatabase, testEnv, walletsOf } from '@giftpay/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { type CreditResponse, INTERNAL_CREDIT_PATH } from '../src/internal-credit.route.ts';
+import { createServer, type WalletServer } from '../src/server.ts';
+
+let database: TestDatabase;
+let server: WalletServer;
+let listening: Listening;
+let serviceToken: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  // No accounts service here: the route needs none, and its key set is never asked for.
+  const config = loadConfig(testEnv(database.url, { ACCOUNTS_URL: 'http://127.0.0.1:9' }));
+  serviceToken = config.internalApiToken;
+  server = await createServer({ config });
+  listening = await listen(server.server, config.port, config.host);
+});
+
+afterAll(async () => {
+  await listening?.close();
+  await server?.close();
+});
+
+async function postCredit(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${listening.url}${INTERNAL_CREDIT_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: serviceToken },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function creditBody(overrides: Record<string, unknown> = {}) {
+  return { ownerId: randomUUID(), amountMinor: '1500', currencyCode: 'IRR', description: 'Gift card …AB12', idempotencyKey: randomUUID(), ...overrides };
+}
+
+describe('the internal credit route', () => {
+  it('credits the wallet and answers with the transaction, the wallet and the balance after it', async () => {
+    const body = creditBody();
+    const response = await postCredit(body);
+    expect(response.status).toBe(200);
+    const answer = response.body as unknown as CreditResponse;
+    expect(answer).toEqual({ transactionId: expect.any(String), walletId: expect.any(String), balanceMinor: '1500', replayed: false });
+    const [entry, ...others] = await ledgerEntriesOf(database.sql, { ownerIds: [body.ownerId] });
+    expect(others).toEqual([]);
+    expect(entry).toMatchObject({
+      id: answer.transactionId,
+      walletId: answer.walletId,
+      kind: 'CREDIT',
+      operation: 'credit',
+      amount: 1500n,
+      balanceAfter: 1500n,
+      idempotencyKey: body.idempotencyKey,
+      description: 'Gift card …AB12',
+    });
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [{ operation: 'credit', ownerId: body.ownerId, key: body.idempotencyKey, amount: 1500n, transactionId: answer.transactionId }],
+      { ownerIds: [body.ownerId] },
+    );
+  });
+
+  it('answers a replay of the same key and input with the same transaction, marked replayed, and credits once, also when the replays arrive together', async () => {
+    const body = creditBody();
+    const first = await postCredit(body);
+    expect(first.status).toBe(200);
+    const again = await postCredit(body);
+    expect(again).toEqual({ status: 200, body: { ...first.body, replayed: true } });
+    const together = await Promise.all(Array.from({ length: 10 }, () => postCredit(body)));
+    expect(together).toEqual(Array.from({ length: 10 }, () => ({ status: 200, body: { ...first.body, replayed: true } })));
+    const { entries } = await assertLedgerMatchesResponses(
+      database.sql,
+      [first, again, ...together].map((response) => ({
+        operation: 'credit' as const,
+        ownerId: body.ownerId,
+        key: body.idempotencyKey,
+        amount: 1500n,
+        transactionId: String(response.body.transactionId),
+      })),
+      { ownerIds: [body.ownerId] },
+    );
+    expect(entries).toHaveLength(1);
+  });
+
+  it('credits once when the first request and its retries all arrive at the same moment', async () => {
+    const body = creditBody();
+    const responses = await Promise.all(Array.from({ length: 10 }, () => postCredit(body)));
+    expect(responses.map((response) => response.status)).toEqual(Array.from({ length: 10 }, () => 200));
+    expect(new Set(responses.map((response) => response.body.transactionId)).size).toBe(1);
+    expect(responses.filter((response) => response.body.replayed === false)).toHaveLength(1);
+    const { entries } = await assertLedgerMatchesResponses(
+      database.sql,
+      responses.map((response) => ({
+        operation: 'credit' as const,
+        ownerId: body.ownerId,
+        key: body.idempotencyKey,
+        amount: 1500n,
+        transactionId: String(response.body.transactionId),
+      })),
+      { ownerIds: [body.ownerId] },
+    );
+    expect(entries).toHaveLength(1);
+  });
+
+  it.each([
+    ['another amount', { amountMinor: '1501' }],
+    ['another description', { description: 'Gift card …ZZ99' }],
+  ])('refuses the same key with %s with 422 IDEMPOTENCY_KEY_REUSED and credits nothing more', async (_label, change) => {
+    const body = creditBody();
+    const first = await postCredit(body);
+    expect(first.status).toBe(200);
+    const reused = await postCredit({ ...body, ...change });
+    expect(reused.status).toBe(422);
+    expect(reused.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    const { entries } = await assertLedgerMatchesResponses(
+      database.sql,
+      [{ operation: 'credit', ownerId: body.ownerId, key: body.idempotencyKey, amount: 1500n, transactionId: String(first.body.transactionId) }],
+      { ownerIds: [body.ownerId] },
+    );
+    expect(entries).toHaveLength(1);
+  });
+
+  it("keeps one owner's keys apart from another's: the same key credits each owner once", async () => {
+    const key = randomUUID();
+    const alice = creditBody({ idempotencyKey: key });
+    const bob = creditBody({ idempotencyKey: key, amountMinor: '20' });
+    const [forAlice, forBob] = [await postCredit(alice), await postCredit(bob)];
+    expect([forAlice.status, forBob.status]).toEqual([200, 200]);
+    expect(forBob.body).toMatchObject({ balanceMinor: '20', replayed: false });
+    expect(forBob.body.transactionId).not.toBe(forAlice.body.transactionId);
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [
+        { operation: 'credit', ownerId: alice.ownerId, key, amount: 1500n, transactionId: String(forAlice.body.transactionId) },
+        { operation: 'credit', ownerId: bob.ownerId, key, amount: 20n, transactionId: String(forBob.body.transactionId) },
+      ],
+      { ownerIds: [alice.ownerId, bob.ownerId] },
+    );
+  });
+
+  it('refuses a currency that is not the wallet’s with 422 CURRENCY_MISMATCH and an unknown one with 422 BAD_USER_INPUT, crediting nothing', async () => {
+    const ownerId = randomUUID();
+    expect((await postCredit(creditBody({ ownerId }))).status).toBe(200);
+    const mismatch = await postCredit(creditBody({ ownerId, currencyCode: 'USD' }));
+    expect(mismatch).toMatchObject({ status: 422, body: { code: 'CURRENCY_MISMATCH' } });
+    const unknown = await postCredit(creditBody({ ownerId, currencyCode: 'XXX' }));
+    expect(unknown).toMatchObject({ status: 422, body: { code: 'BAD_USER_INPUT' } });
+    expect((await ledgerEntriesOf(database.sql, { ownerIds: [ownerId] })).map((entry) => entry.amount)).toEqual([1500n]);
+  });
+
+  const malformed: [string, (owner: string) => unknown, string][] = [
+    ['a body that is not JSON', () => '{"ownerId": ', 'BAD_REQUEST'],
+    ['an empty body', () => '', 'BAD_USER_INPUT'],
+    ['a JSON array', (ownerId) => [creditBody({ ownerId })], 'BAD_USER_INPUT'],
+    ['JSON null', () => 'null', 'BAD_USER_INPUT'],
+    ['no ownerId', (ownerId) => ({ ...creditBody({ ownerId }), ownerId: undefined }), 'BAD_USER_INPUT'],
+    ['no idempotency key', (ownerId) => creditBody({ ownerId, idempotencyKey: '' }), 'BAD_USER_INPUT'],
+    ['no description', (ownerId) => creditBody({ ownerId, description: undefined }), 'BAD_USER_INPUT'],
+    ['no currency', (ownerId) => creditBody({ ownerId, currencyCode: '' }), 'BAD_USER_INPUT'],
+    ['an amount sent as a JSON number', (ownerId) => creditBody({ ownerId, amountMinor: 1500 }), 'BAD_USER_INPUT'],
+    ['a zero amount', (ownerId) => creditBody({ ownerId, amountMinor: '0' }), 'BAD_USER_INPUT'],
+    ['a negative amount', (ownerId) => creditBody({ ownerId, amountMinor: '-5' }), 'BAD_USER_INPUT'],
+    ['a fractional amount', (ownerId) => creditBody({ ownerId, amountMinor: '1.5' }), 'BAD_USER_INPUT'],
+    ['an amount with a leading zero', (ownerId) => creditBody({ ownerId, amountMinor: '0150' }), 'BAD_USER_INPUT'],
+    ['an amount beyond the largest single movement', (ownerId) => creditBody({ ownerId, amountMinor: String(MAX_AMOUNT_MINOR + 1n) }), 'BAD_USER_INPUT'],
+    ['an amount beyond a 64-bit integer', (ownerId) => creditBody({ ownerId, amountMinor: '9223372036854775808' }), 'BAD_USER_INPUT'],
+  ];
+
+  it.each(malformed)('answers %s with 400 and writes nothing', async (_label, bodyFor, code) => {
+    const ownerId = randomUUID();
+    const response = await postCredit(bodyFor(ownerId));
+    expect(response.status).toBe(400);
+    const answeredCode = response.body.code ?? (response.body.errors as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code;
+    expect(answeredCode).toBe(code);
+    expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
+  });
+
+  it('refuses a description the ledger does not accept with 422 BAD_USER_INPUT and creates nothing', async () => {
+    const ownerId = randomUUID();
+    const response = await postCredit(creditBody({ ownerId, description: 'two\nlines' }));
+    expect(response).toMatchObject({ status: 422, body: { code: 'BAD_USER_INPUT' } });
+    expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
+  });
+});
