@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing/stack-process';
+import postgres from 'postgres';
 
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 1000);
 const USERS = Number(process.env.BENCH_USERS ?? 5000);
@@ -18,11 +19,28 @@ interface Sample {
   readonly outcome: string;
 }
 
-async function startStack(): Promise<{ url: string; child: StackProcess['child']; dataDir: string }> {
+async function startStack(): Promise<{ url: string; child: StackProcess['child']; dataDir: string; databaseUrl: string }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'giftpay-bench-'));
   const env = await stackProcessEnv(dataDir, { LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_USERNAME: 'bench_admin', BOOTSTRAP_ADMIN_PASSWORD: 'bench-admin-password' });
   const stack = await startStackProcess(env);
-  return { url: stack.url, child: stack.child, dataDir };
+  return { url: stack.url, child: stack.child, dataDir, databaseUrl: `postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_POSTGRES_PORT}/giftpay` };
+}
+
+/** Waits until every claim is credited, then how long each took from its claim to its credit. */
+async function creditDelays(databaseUrl: string): Promise<{ pendingAfterSeconds: number; delaysMs: number[] }> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    const started = performance.now();
+    for (;;) {
+      const [row] = await sql`select count(*)::int as n from gift_cards.redemptions where status = 'PENDING'`;
+      if (row?.n === 0 || performance.now() - started > 120_000) break;
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    const rows = await sql`select extract(epoch from (credited_at - created_at)) * 1000 as ms from gift_cards.redemptions where status = 'CREDITED'`;
+    return { pendingAfterSeconds: (performance.now() - started) / 1000, delaysMs: rows.map((row) => Number(row.ms)).sort((a, b) => a - b) };
+  } finally {
+    await sql.end();
+  }
 }
 
 async function graphql<T>(
@@ -124,9 +142,19 @@ try {
       max: Math.round(all.at(-1) ?? 0),
     },
     claimLatencyMs: { p50: Math.round(percentile(claimLatency, 50)), p99: Math.round(percentile(claimLatency, 99)) },
+    // Winners told PENDING (the credit missed its first try) rather than CREDITED.
+    pendingAtAnswer: Number(((counts.PENDING ?? 0) / Math.max(1, claims.length)).toFixed(3)),
+    claimToCreditMs: {} as Record<string, number>,
+  };
+  const credits = await creditDelays(stack.databaseUrl);
+  report.claimToCreditMs = {
+    p50: Math.round(percentile(credits.delaysMs, 50)),
+    p99: Math.round(percentile(credits.delaysMs, 99)),
+    max: Math.round(credits.delaysMs.at(-1) ?? 0),
+    credited: credits.delaysMs.length,
   };
   console.log(JSON.stringify(report, null, 2));
-  const exact = claims.length === SLOTS && (counts.GIFT_CARD_USED_UP ?? 0) === USERS - SLOTS;
+  const exact = claims.length === SLOTS && (counts.GIFT_CARD_USED_UP ?? 0) === USERS - SLOTS && credits.delaysMs.length === SLOTS;
   console.log(exact ? `exact: ${SLOTS} claims, ${USERS - SLOTS} GIFT_CARD_USED_UP` : 'NOT EXACT: see outcomes above');
   process.exitCode = exact ? 0 : 1;
 } finally {

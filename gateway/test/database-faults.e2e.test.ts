@@ -166,6 +166,15 @@ async function expectExactPromotion(cardId: string, slots: number, amount: bigin
   });
 }
 
+/** What the clients saw and how long recovery took, for the record (docs/operations.md quotes it). */
+function report(fault: string, seen: string[], faults: number, healthyAfterMs: number, creditedAfterMs: number): void {
+  const answers: Record<string, number> = {};
+  for (const outcome of seen) answers[outcome] = (answers[outcome] ?? 0) + 1;
+  console.info(
+    `${fault} (${faults}): answers ${JSON.stringify(answers)}; healthy ${healthyAfterMs} ms after the burst, every credit landed ${creditedAfterMs} ms later`,
+  );
+}
+
 function expectSameProcesses(): void {
   expect(stack.child.exitCode).toBeNull();
   expect(stack.output()).not.toMatch(/exited \(/);
@@ -208,7 +217,9 @@ describe('when the database fails under a promotion burst', () => {
     expectContractCodesOnly(seen);
     const recovery = await until(healthy, '/health to answer 200');
     expect(recovery).toBeLessThan(30_000);
+    const settling = Date.now();
     await expectExactPromotion(promo.id, 60, 700n);
+    report('backends terminated', seen, terminated, recovery, Date.now() - settling);
     expectSameProcesses();
   });
 
@@ -229,8 +240,10 @@ describe('when the database fails under a promotion burst', () => {
 
     expect(seen).toContain('SERVICE_UNAVAILABLE');
     expectContractCodesOnly(seen);
-    await until(healthy, '/health to answer 200');
+    const recovery = await until(healthy, '/health to answer 200');
+    const settling = Date.now();
     await expectExactPromotion(promo.id, 50, 300n);
+    report('PostgreSQL restarted', seen, 1, recovery, Date.now() - settling);
     expectSameProcesses();
 
     // And an ordinary burst afterwards is served as usual.

@@ -195,8 +195,13 @@ export function createLedger(deps: LedgerDeps) {
         const scope = `user:${input.ownerId}`;
         const previous = await claimIdempotencyKey(tx, scope, key, hash);
         if (previous) return replay(tx, previous);
-        const sender = await ensureWallet(tx, input.ownerId);
-        const recipient = await ensureWallet(tx, recipientId);
+        // Created (when new) in one global order too: opposite transfers between two new
+        // wallets would otherwise take the unique index's locks in opposite orders and deadlock.
+        const [firstOwner, secondOwner] = [input.ownerId, recipientId].sort();
+        const created = new Map<string, WalletRow>();
+        for (const owner of [firstOwner, secondOwner] as string[]) created.set(owner, await ensureWallet(tx, owner));
+        const sender = created.get(input.ownerId) as WalletRow;
+        const recipient = created.get(recipientId) as WalletRow;
         checkCurrency(sender, input.amount);
         checkCurrency(recipient, input.amount);
         // Both rows locked in one global order (by id): two users paying each other at once wait, never deadlock.
