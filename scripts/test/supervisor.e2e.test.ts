@@ -57,11 +57,13 @@ describe('the pnpm start supervisor', () => {
     const walletPid = pidOf(stack, 'wallet');
     const gatewayPid = pidOf(stack, 'gateway');
 
+    const killedAt = Date.now();
     process.kill(walletPid, 'SIGKILL');
     await until(() => /wallet exited \(SIGKILL\); restarting it in [\d.]+ s/.test(stack.output()), 'the restart notice');
     await until(() => [...stack.output().matchAll(/wallet started \(pid \d+\)/g)].length === 2, 'the wallet started again');
     expect(pidOf(stack, 'wallet', 1)).not.toBe(walletPid);
     await until(async () => (await healthOf(env)) === 200, '/health answering 200 again');
+    console.info(`supervisor: the killed wallet was serving again ${Date.now() - killedAt} ms after the kill`);
 
     // The supervisor and the other services are the same processes as before.
     expect(stack.child.exitCode).toBeNull();
