@@ -1,7 +1,7 @@
 // The flagship path through the real gateway over HTTP: sign up, log in, issue a card as an
 // admin, activate it and read the new balance in the same answer.
 
-import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
+import { createTestDatabase, type Page, pageToEnd, type SignedIn, type Stack, startStack } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
@@ -222,22 +222,54 @@ describe('who may do what', () => {
     expect(disable.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
-  it('lets an admin page through gift cards newest first', async () => {
-    await issueCard('1', { count: 3 });
-    const page1 = await stack.graphql<{
-      giftCards: { edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } };
-    }>('{ giftCards(first: 2) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }', { token: admin.token });
-    expect(page1.data?.giftCards.edges).toHaveLength(2);
-    expect(page1.data?.giftCards.pageInfo.hasNextPage).toBe(true);
-    const page2 = await stack.graphql<{ giftCards: { edges: { node: { id: string } }[] } }>(
-      'query ($after: String) { giftCards(first: 2, after: $after) { edges { node { id } } } }',
-      {
-        token: admin.token,
-        variables: { after: page1.data?.giftCards.pageInfo.endCursor },
-      },
-    );
-    const firstIds = new Set(page1.data?.giftCards.edges.map((edge) => edge.node.id));
-    expect(page2.data?.giftCards.edges.length).toBeGreaterThan(0);
-    for (const edge of page2.data?.giftCards.edges ?? []) expect(firstIds.has(edge.node.id)).toBe(false);
+  it('lets an admin page through gift cards newest first, to the end, with nothing twice and nothing missing', async () => {
+    // Issued one after another, so each is newer than the one before.
+    const issued: string[] = [];
+    for (let index = 0; index < 5; index += 1) issued.push((await issueCard('1')).id);
+    type Node = { id: string; createdAt: string };
+    const listed = await pageToEnd<Node>(2, async (after) => {
+      const page = await stack.graphql<{ giftCards: Page<Node> }>(
+        'query ($after: String) { giftCards(first: 2, after: $after) { edges { cursor node { id createdAt } } pageInfo { hasNextPage endCursor } } }',
+        { token: admin.token, variables: { after } },
+      );
+      expect(page.errors).toBeUndefined();
+      return page.data?.giftCards as Page<Node>;
+    });
+    const ids = listed.map((node) => node.id);
+    // Nothing is issued in this file while the test runs: its cards are the newest, newest first.
+    expect(ids.slice(0, 5)).toEqual([...issued].reverse());
+    expect(new Set(ids).size).toBe(ids.length);
+    const times = listed.map((node) => Date.parse(node.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    // Nothing missing: the pages together are the whole list read in one go.
+    const whole = await stack.graphql<{ giftCards: Page<{ id: string }> }>('{ giftCards(first: 100) { edges { node { id } } pageInfo { hasNextPage } } }', {
+      token: admin.token,
+    });
+    expect(whole.data?.giftCards.pageInfo.hasNextPage).toBe(false);
+    expect(whole.data?.giftCards.edges.map((edge) => edge.node.id)).toEqual(ids);
+  });
+
+  it("pages through a user's redemptions newest first, to the end, with each of them once", async () => {
+    const user = await stack.signUp();
+    const redeemed: string[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const card = await issueCard(String(100 + index));
+      const result = await stack.graphql<ActivationData>(ACTIVATE, { token: user.token, variables: { code: card.code } });
+      redeemed.push(result.data?.activateGiftCard.redemption.id as string);
+    }
+    type Node = { id: string; createdAt: string; amount: { amount: string } };
+    const listed = await pageToEnd<Node>(2, async (after) => {
+      const page = await stack.graphql<{ me: { giftCardRedemptions: Page<Node> } }>(
+        `query ($after: String) { me { giftCardRedemptions(first: 2, after: $after) {
+          edges { cursor node { id createdAt amount { amount } } } pageInfo { hasNextPage endCursor } } } }`,
+        { token: user.token, variables: { after } },
+      );
+      expect(page.errors).toBeUndefined();
+      return page.data?.me.giftCardRedemptions as Page<Node>;
+    });
+    expect(listed.map((node) => node.id)).toEqual([...redeemed].reverse());
+    expect(listed.map((node) => node.amount.amount)).toEqual(['104', '103', '102', '101', '100']);
+    const times = listed.map((node) => Date.parse(node.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 });

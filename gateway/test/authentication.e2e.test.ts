@@ -1,24 +1,47 @@
 // Tokens and trust: a bad token is refused at the gateway with 401 before any subgraph is
 // called, and a subgraph called directly, past the gateway, gives nothing protected away.
+//
+// Every hostile token below is otherwise valid (issued now, not expired, our issuer, audience
+// and key id) and carries one fault; the same token built without that fault is accepted, so
+// a refusal can only come from the fault the test names. The key-set tests run their own
+// gateway against a key set they publish, so they start with a cold cache and count fetches.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { SERVICE_TOKEN_HEADER } from '@giftpay/common';
-import { createTestDatabase, type SignedIn, type Stack, startStack } from '@giftpay/testing';
-import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createServer as createAccounts } from '@giftpay/accounts';
+import { loadConfig as loadAccountsConfig } from '@giftpay/accounts/config';
+import { listen, SERVICE_TOKEN_HEADER } from '@giftpay/common';
+import {
+  claimsOf,
+  createTestDatabase,
+  headerOf,
+  newSigningKey,
+  nowSeconds,
+  type SignedIn,
+  type SigningKey,
+  type Stack,
+  signingKeyOf,
+  signToken,
+  startGateway,
+  startKeySetServer,
+  startStack,
+  type TokenHeader,
+  unsignedToken,
+  validClaims,
+  withPayload,
+} from '@giftpay/testing';
+import type { JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 let stack: Stack;
 let user: SignedIn;
-let realKey: KeyObject;
-let realKid: string;
+let realKey: SigningKey;
 let subgraphRequests = 0;
 
 beforeAll(async () => {
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
   user = await stack.signUp();
-  realKey = createPrivateKey(String(stack.env.JWT_PRIVATE_KEY));
-  realKid = JSON.parse(Buffer.from(user.token.split('.')[0] ?? '', 'base64url').toString()).kid;
+  realKey = await signingKeyOf(createPrivateKey(String(stack.env.JWT_PRIVATE_KEY)));
   for (const running of [stack.accounts, stack.wallet, stack.giftCards]) {
     running.server.server.on('request', (request) => {
       if (request.url?.startsWith('/graphql')) subgraphRequests += 1;
@@ -30,85 +53,132 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function base64url(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+async function ask(token: string, url = stack.gatewayUrl, query = '{ me { id } }') {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await response.json()) as { data?: { me?: { id: string } | null }; errors?: { message: string; extensions?: { code?: string } }[] };
+  return { status: response.status, body };
 }
 
-async function sign(options: {
-  key?: KeyObject;
-  kid?: string | null;
-  claims?: Record<string, unknown>;
-  expiresIn?: string | number;
-  issuer?: string;
-  audience?: string;
-}): Promise<string> {
-  const jwt = new SignJWT({ roles: ['user', 'admin'], ...options.claims })
-    .setProtectedHeader({ alg: 'EdDSA', ...(options.kid === null ? {} : { kid: options.kid ?? realKid }) })
-    .setSubject(user.userId)
-    .setIssuer(options.issuer ?? 'giftpay-accounts')
-    .setAudience(options.audience ?? 'giftpay-api')
-    .setIssuedAt();
-  jwt.setExpirationTime(options.expiresIn ?? '5m');
-  return jwt.sign(options.key ?? realKey);
+/** Our header: the real key's id and the algorithm accounts signs with. */
+function header(overrides: Partial<TokenHeader> = {}): TokenHeader {
+  return { alg: 'EdDSA', typ: 'JWT', kid: realKey.kid, ...overrides };
 }
 
-const hostileTokens: [string, () => Promise<string>][] = [
-  [
-    'alg none',
-    async () =>
-      `${base64url({ alg: 'none', typ: 'JWT', kid: realKid })}.${base64url({ sub: user.userId, roles: ['admin'], iss: 'giftpay-accounts', aud: 'giftpay-api', exp: 9e9, iat: 1 })}.`,
-  ],
-  [
-    'HS256 signed with the public key',
-    async () => {
-      const publicPem = createPublicKey(realKey).export({ type: 'spki', format: 'pem' }).toString();
-      return new SignJWT({ roles: ['admin'] })
-        .setProtectedHeader({ alg: 'HS256', kid: realKid })
-        .setSubject(user.userId)
-        .setIssuer('giftpay-accounts')
-        .setAudience('giftpay-api')
-        .setIssuedAt()
-        .setExpirationTime('5m')
-        .sign(new TextEncoder().encode(publicPem));
+function signedByUs(claims: JWTPayload, headerOverrides: Partial<TokenHeader> = {}): Promise<string> {
+  return signToken(header(headerOverrides), claims, realKey.privateKey);
+}
+
+interface HostileToken {
+  /** The token with its one fault. */
+  readonly faulty: () => Promise<string>;
+  /** The same token built correctly. */
+  readonly correct: () => Promise<string>;
+  /** What the 401 says: the fault, not some other rule. */
+  readonly reason: RegExp;
+}
+
+const admin = () => validClaims(user.userId, { roles: ['user', 'admin'] });
+
+const hostileTokens: Record<string, HostileToken> = {
+  'alg none': {
+    faulty: async () => unsignedToken(header({ alg: 'none' }), admin()),
+    correct: () => signedByUs(admin()),
+    reason: /algorithm/,
+  },
+  'HS256 signed with the public key': {
+    faulty: () => {
+      const publicPem = createPublicKey(realKey.privateKey).export({ type: 'spki', format: 'pem' }).toString();
+      return signToken(header({ alg: 'HS256' }), admin(), new TextEncoder().encode(publicPem));
     },
-  ],
-  ['a key that is not in the JWKS', () => sign({ key: generateKeyPairSync('ed25519').privateKey, kid: 'someone-else' })],
-  ['another key under our key id (forged signature)', () => sign({ key: generateKeyPairSync('ed25519').privateKey })],
-  ['no key id', () => sign({ kid: null })],
-  ['expired', () => sign({ expiresIn: Math.floor(Date.now() / 1000) - 60 })],
-  ['not yet valid', () => sign({ claims: { nbf: Math.floor(Date.now() / 1000) + 3600 } })],
-  ['the wrong issuer', () => sign({ issuer: 'https://evil.example' })],
-  ['the wrong audience', () => sign({ audience: 'another-api' })],
-  ['malformed', async () => 'not.a.jwt'],
-  [
-    'an issue date older than the maximum token age (though not expired)',
-    () =>
-      new SignJWT({ roles: ['user'] })
-        .setProtectedHeader({ alg: 'EdDSA', kid: realKid })
-        .setSubject(user.userId)
-        .setIssuer('giftpay-accounts')
-        .setAudience('giftpay-api')
-        .setIssuedAt(Math.floor(Date.now() / 1000) - 2 * 86_400)
-        .setExpirationTime('1h')
-        .sign(realKey),
-  ],
-  [
-    'a tampered payload',
-    async () => {
-      const [header, , signature] = user.token.split('.');
-      return `${header}.${base64url({ sub: user.userId, roles: ['user', 'admin'], iss: 'giftpay-accounts', aud: 'giftpay-api', exp: 9e9, iat: 1 })}.${signature}`;
+    correct: () => signedByUs(admin()),
+    reason: /algorithm/,
+  },
+  'a key that is not in the key set': {
+    faulty: async () => signToken(header({ kid: 'someone-else' }), admin(), (await newSigningKey()).privateKey),
+    correct: () => signedByUs(admin()),
+    reason: /not signed by a key this API trusts/,
+  },
+  'another key under our key id (a forged signature)': {
+    faulty: async () => signToken(header(), admin(), (await newSigningKey()).privateKey),
+    correct: () => signedByUs(admin()),
+    reason: /signature is invalid/,
+  },
+  'a tampered payload (roles raised after signing)': {
+    faulty: async () => withPayload(user.token, { ...claimsOf(user.token), roles: ['user', 'admin'] }),
+    correct: async () => signToken(headerOf(user.token), { ...claimsOf(user.token), roles: ['user', 'admin'] }, realKey.privateKey),
+    reason: /signature is invalid/,
+  },
+  'no key id': {
+    faulty: () => signToken({ alg: 'EdDSA', typ: 'JWT' }, admin(), realKey.privateKey),
+    correct: () => signedByUs(admin()),
+    reason: /no signing key \(kid\)/,
+  },
+  'an expiry a minute ago': {
+    faulty: () => signedByUs(validClaims(user.userId, { iat: nowSeconds() - 600, exp: nowSeconds() - 60 })),
+    correct: () => signedByUs(validClaims(user.userId, { iat: nowSeconds() - 600, exp: nowSeconds() + 60 })),
+    reason: /expired/,
+  },
+  'no expiry at all': {
+    faulty: () => {
+      const { exp: _exp, ...claims } = validClaims(user.userId);
+      return signedByUs(claims);
     },
-  ],
-];
+    correct: () => signedByUs(validClaims(user.userId)),
+    reason: /exp claim/,
+  },
+  'a start an hour from now (nbf)': {
+    faulty: () => signedByUs(validClaims(user.userId, { nbf: nowSeconds() + 3600 })),
+    correct: () => signedByUs(validClaims(user.userId, { nbf: nowSeconds() })),
+    reason: /nbf claim/,
+  },
+  'the wrong issuer': {
+    faulty: () => signedByUs(validClaims(user.userId, { iss: 'https://evil.example' })),
+    correct: () => signedByUs(validClaims(user.userId)),
+    reason: /iss claim/,
+  },
+  'the wrong audience': {
+    faulty: () => signedByUs(validClaims(user.userId, { aud: 'another-api' })),
+    correct: () => signedByUs(validClaims(user.userId)),
+    reason: /aud claim/,
+  },
+  'an issue date older than the maximum token age (though not expired)': {
+    faulty: () => signedByUs(validClaims(user.userId, { iat: nowSeconds() - 2 * 86_400, exp: nowSeconds() + 3600 })),
+    correct: () => signedByUs(validClaims(user.userId, { iat: nowSeconds() - 86_400 + 120, exp: nowSeconds() + 3600 })),
+    reason: /expired/,
+  },
+};
 
 describe('the gateway refuses a bad token with 401 before any subgraph is called', () => {
-  it.each(hostileTokens)('refuses a token with %s', async (_name, makeToken) => {
-    const token = await makeToken();
+  it.each(Object.keys(hostileTokens))('refuses a token with %s', async (name) => {
+    const hostile = hostileTokens[name] as HostileToken;
     const before = subgraphRequests;
-    const result = await stack.graphql('{ me { id roles wallet { balance { amount } } } }', { token });
+    const result = await ask(await hostile.faulty());
     expect(result.status).toBe(401);
-    expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect(result.data).toBeUndefined();
+    expect(result.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(result.body.errors?.[0]?.message).toMatch(hostile.reason);
+    expect(result.body.data).toBeUndefined();
+    expect(subgraphRequests).toBe(before);
+  });
+
+  it.each(Object.keys(hostileTokens))('accepts the same token built without %s', async (name) => {
+    const hostile = hostileTokens[name] as HostileToken;
+    const before = subgraphRequests;
+    const result = await ask(await hostile.correct());
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data?.me?.id).toBe(user.userId);
+    expect(subgraphRequests).toBeGreaterThan(before);
+  });
+
+  it('refuses a token that is not a JWT at all', async () => {
+    const before = subgraphRequests;
+    const result = await ask('not.a.jwt');
+    expect(result.status).toBe(401);
+    expect(result.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(subgraphRequests).toBe(before);
   });
 
@@ -130,32 +200,130 @@ describe('the gateway refuses a bad token with 401 before any subgraph is called
     expect(subgraphRequests).toBe(before);
   });
 
-  it('accepts the real token and a token the test signs with the real key', async () => {
+  it('accepts the token accounts issued', async () => {
     const real = await stack.graphql<{ me: { id: string } }>('{ me { id } }', { token: user.token });
     expect(real.status).toBe(200);
     expect(real.data?.me.id).toBe(user.userId);
-    const handMade = await stack.graphql<{ me: { id: string } }>('{ me { id } }', { token: await sign({}) });
-    expect(handMade.data?.me.id).toBe(user.userId);
+    expect(headerOf(user.token).kid).toBe(realKey.kid);
+  });
+});
+
+describe('a real token with a short life', () => {
+  it('passes until its expiry (JWT_TTL_SECONDS=60), and after it gets 401 UNAUTHENTICATED', async () => {
+    // Accounts as configured with a one-minute token, signing with the stack's key.
+    const config = loadAccountsConfig({ ...stack.env, JWT_TTL_SECONDS: '60', ACCOUNTS_PORT: '0' });
+    const shortLived = await createAccounts({ config });
+    const listening = await listen(shortLived.server, 0, '127.0.0.1');
+    try {
+      const response = await fetch(`${listening.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation ($input: LogInInput!) { logIn(input: $input) { token expiresIn } }',
+          variables: { input: { username: user.username, password: 'a-long-enough-password' } },
+        }),
+      });
+      const { token, expiresIn } = ((await response.json()) as { data: { logIn: { token: string; expiresIn: number } } }).data.logIn;
+      expect(expiresIn).toBe(60);
+      const { iat = 0, exp = 0 } = claimsOf(token);
+      expect(exp - iat).toBe(60);
+      // The gateway and the subgraphs run in this process: their clocks are the one set here.
+      vi.setSystemTime((exp - 1) * 1000);
+      const before = await ask(token);
+      expect(before.status).toBe(200);
+      expect(before.body.data?.me?.id).toBe(user.userId);
+      vi.setSystemTime((exp + config.jwt.clockToleranceSeconds + 1) * 1000);
+      const requestsBefore = subgraphRequests;
+      const after = await ask(token);
+      expect(after.status).toBe(401);
+      expect(after.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(after.body.errors?.[0]?.message).toMatch(/expired/);
+      expect(subgraphRequests).toBe(requestsBefore);
+    } finally {
+      vi.useRealTimers();
+      await listening.close();
+      await shortLived.close();
+    }
   });
 });
 
 describe('the key set', () => {
-  it('is fetched once and cached, and fetched again for an unknown key id at most once per cooldown', async () => {
-    let fetches = 0;
-    const count = (request: { url?: string }) => {
-      if (request.url === '/.well-known/jwks.json') fetches += 1;
+  /** A gateway of its own (a cold cache) that trusts a key set the test publishes. */
+  async function gatewayWithKeySet(keys: readonly SigningKey[]) {
+    const keySet = await startKeySetServer(keys.map((key) => key.jwk));
+    const gateway = await startGateway({ ...stack.env, JWKS_URL: keySet.url });
+    return {
+      keySet,
+      gateway,
+      async close() {
+        await gateway.close();
+        await keySet.close();
+      },
     };
-    stack.accounts.server.server.on('request', count);
+  }
+
+  const signedBy = (key: SigningKey) => signToken({ alg: 'EdDSA', typ: 'JWT', kid: key.kid }, validClaims(user.userId), key.privateKey);
+
+  it('is fetched exactly once by a gateway that starts cold, even for first requests that arrive together, and then served from the cache', async () => {
+    const { keySet, gateway, close } = await gatewayWithKeySet([realKey]);
     try {
-      for (let i = 0; i < 10; i += 1) expect((await stack.graphql('{ me { id } }', { token: user.token })).status).toBe(200);
-      expect(fetches).toBe(0);
-      for (let i = 0; i < 8; i += 1) {
-        const token = await sign({ key: generateKeyPairSync('ed25519').privateKey, kid: `unknown-${i}` });
-        expect((await stack.graphql('{ me { id } }', { token })).status).toBe(401);
-      }
-      expect(fetches).toBeLessThanOrEqual(1);
+      // Whether the gateway fetches at start or on its first request, the first requests share one fetch.
+      const first = await Promise.all(Array.from({ length: 5 }, () => ask(user.token, gateway.url)));
+      expect(first.map((result) => result.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(keySet.fetches).toBe(1);
+      for (let i = 0; i < 10; i += 1) expect((await ask(user.token, gateway.url)).status).toBe(200);
+      expect(keySet.fetches).toBe(1);
     } finally {
-      stack.accounts.server.server.off('request', count);
+      await close();
+    }
+  });
+
+  it('is fetched again for an unknown key id at most once per cooldown (30 s)', async () => {
+    const { keySet, gateway, close } = await gatewayWithKeySet([realKey]);
+    const start = Date.now();
+    vi.setSystemTime(start);
+    try {
+      expect((await ask(user.token, gateway.url)).status).toBe(200);
+      expect(keySet.fetches).toBe(1);
+      const unknownKeys = (count: number) => Promise.all(Array.from({ length: count }, (_, i) => newSigningKey(`unknown-${i}`)));
+      for (const key of await unknownKeys(8)) expect((await ask(await signedBy(key), gateway.url)).status).toBe(401);
+      expect(keySet.fetches).toBe(1);
+      vi.setSystemTime(start + 31_000);
+      for (const key of await unknownKeys(8)) expect((await ask(await signedBy(key), gateway.url)).status).toBe(401);
+      expect(keySet.fetches).toBe(2);
+      vi.setSystemTime(start + 62_000);
+      for (const key of await unknownKeys(8)) expect((await ask(await signedBy(key), gateway.url)).status).toBe(401);
+      expect(keySet.fetches).toBe(3);
+    } finally {
+      vi.useRealTimers();
+      await close();
+    }
+  });
+
+  it('accepts tokens signed by a newly published key after exactly one fetch, and still those of the old key (rotation)', async () => {
+    const { keySet, gateway, close } = await gatewayWithKeySet([realKey]);
+    const next = await newSigningKey();
+    const start = Date.now();
+    vi.setSystemTime(start);
+    try {
+      expect((await ask(user.token, gateway.url)).status).toBe(200);
+      expect(keySet.fetches).toBe(1);
+      keySet.publish([realKey.jwk, next.jwk]);
+      // Within the cooldown of the last fetch the new key is not looked for yet.
+      expect((await ask(await signedBy(next), gateway.url, '{ __typename }')).status).toBe(401);
+      expect(keySet.fetches).toBe(1);
+      vi.setSystemTime(start + 31_000);
+      // Only the gateway knows the new key, so the query stays at the gateway.
+      const rotated = await ask(await signedBy(next), gateway.url, '{ __typename }');
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.data).toEqual({ __typename: 'Query' });
+      expect(keySet.fetches).toBe(2);
+      expect((await ask(await signedBy(next), gateway.url, '{ __typename }')).status).toBe(200);
+      expect((await ask(user.token, gateway.url)).status).toBe(200);
+      expect(keySet.fetches).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      await close();
     }
   });
 });
@@ -167,7 +335,8 @@ describe('a subgraph called directly trusts nothing it did not verify', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify({ query }),
     });
-    return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
+    const text = await response.text();
+    return { status: response.status, text, body: JSON.parse(text) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
   }
 
   it("refuses to resolve a wallet by its owner without a token, and refuses another user's wallet", async () => {
@@ -181,11 +350,47 @@ describe('a subgraph called directly trusts nothing it did not verify', () => {
     expect(asOwner.body.data).toEqual({ _entities: [{ balance: { amount: '0' } }] });
   });
 
+  it("gives a user's gift-card redemptions to that user and an admin only: another user gets FORBIDDEN, no token UNAUTHENTICATED, and neither sees them", async () => {
+    const owner = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '4321' });
+    const activated = await stack.graphql<{ activateGiftCard: { redemption: { id: string } } }>(
+      'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { id } } }',
+      { token: owner.token, variables: { code } },
+    );
+    const redemptionId = activated.data?.activateGiftCard.redemption.id as string;
+    expect(redemptionId).toBeTruthy();
+    const query = `{ _entities(representations: [{ __typename: "User", id: "${owner.userId}" }]) {
+      ... on User { giftCardRedemptions { edges { node { id amount { amount } } } } } } }`;
+    const url = stack.giftCards.listening.url;
+    const other = await stack.signUp();
+    const admin = await stack.logInAdmin();
+
+    const asOwner = await direct(url, query, { authorization: `Bearer ${owner.token}` });
+    expect(asOwner.body.data).toEqual({ _entities: [{ giftCardRedemptions: { edges: [{ node: { id: redemptionId, amount: { amount: '4321' } } }] } }] });
+    const asAdmin = await direct(url, query, { authorization: `Bearer ${admin.token}` });
+    expect(asAdmin.body.data).toEqual(asOwner.body.data);
+
+    const asOther = await direct(url, query, { authorization: `Bearer ${other.token}` });
+    expect(asOther.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    const anonymous = await direct(url, query);
+    expect(anonymous.body.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    for (const refused of [asOther, anonymous]) {
+      expect(refused.text).not.toContain(redemptionId);
+      expect(refused.text).not.toContain('4321');
+    }
+  });
+
   it('refuses a forged token at the subgraph too', async () => {
-    const forged = await sign({ key: generateKeyPairSync('ed25519').privateKey });
+    const forged = await signToken(header(), validClaims(user.userId, { roles: ['user', 'admin'] }), (await newSigningKey()).privateKey);
     const result = await direct(stack.giftCards.listening.url, '{ giftCards { edges { node { id } } } }', { authorization: `Bearer ${forged}` });
     expect(result.status).toBe(401);
     expect(result.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // The same claims signed with the real key are an admin's, and list the cards.
+    const genuine = await direct(stack.giftCards.listening.url, '{ giftCards { edges { node { id } } } }', {
+      authorization: `Bearer ${await signedByUs(validClaims(user.userId, { roles: ['user', 'admin'] }))}`,
+    });
+    expect(genuine.status).toBe(200);
+    expect(genuine.body.errors).toBeUndefined();
   });
 
   it('refuses the internal credit without the service credential, or with a wrong one', async () => {

@@ -1,14 +1,30 @@
 // Guessing must not pay: failed activations and failed log-ins are limited per user (or
 // username) and per client address, in state all replicas share, whatever the shape of the
 // request, and answered RATE_LIMITED with retryAfterSeconds.
+//
+// Every test sends its requests from a loopback address of its own and signs up its own users,
+// so no test spends another's budget. Windows are a day long (RATE_LIMIT_WINDOW_SECONDS) and a
+// test never starts in the last two minutes of one, so no window boundary resets the counts
+// in the middle of a test.
 
-import { listen } from '@giftpay/common';
-import { createServer as createGateway } from '@giftpay/gateway';
-import { loadConfig as loadGatewayConfig } from '@giftpay/gateway/config';
+import { CLIENT_ADDRESS_HEADER } from '@giftpay/common';
 import { createServer as createGiftCards } from '@giftpay/gift-cards';
 import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
-import { createTestDatabase, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  freshLoopbackAddress,
+  type GraphQLResult,
+  graphqlFrom,
+  type Stack,
+  startGateway,
+  startStack,
+  type TestDatabase,
+} from '@giftpay/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const WINDOW_SECONDS = 86_400;
+/** Longer than any test here takes (the e2e test timeout). */
+const EDGE_MARGIN_SECONDS = 120;
 
 let stack: Stack;
 let database: TestDatabase;
@@ -17,13 +33,33 @@ beforeAll(async () => {
   database = await createTestDatabase();
   stack = await startStack({
     databaseUrl: database.url,
-    env: { FAILED_ACTIVATIONS_PER_USER: '5', FAILED_ACTIVATIONS_PER_ADDRESS: '40', FAILED_LOGINS_PER_USERNAME: '4', FAILED_LOGINS_PER_ADDRESS: '1000' },
+    env: {
+      RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_SECONDS),
+      FAILED_ACTIVATIONS_PER_USER: '5',
+      FAILED_ACTIVATIONS_PER_ADDRESS: '20',
+      FAILED_LOGINS_PER_USERNAME: '4',
+      FAILED_LOGINS_PER_ADDRESS: '1000',
+    },
   });
 });
 
 afterAll(async () => {
   await stack?.close();
 });
+
+async function secondsLeftInWindow(): Promise<number> {
+  const [row] = await database.sql`select ${WINDOW_SECONDS}::int - (extract(epoch from now())::bigint % ${WINDOW_SECONDS})::int as left`;
+  return Number(row?.left);
+}
+
+/** Windows are aligned to the epoch, in PostgreSQL's clock: wait out the end of one that is about to close. */
+beforeEach(
+  async () => {
+    const left = await secondsLeftInWindow();
+    if (left < EDGE_MARGIN_SECONDS) await new Promise((done) => setTimeout(done, (left + 1) * 1000));
+  },
+  (EDGE_MARGIN_SECONDS + 10) * 1000,
+);
 
 const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } } }';
 
@@ -35,90 +71,98 @@ function codes(result: { errors?: { extensions?: Record<string, unknown> }[] | u
   return (result.errors ?? []).map((error) => error.extensions?.code);
 }
 
+/** Activates `code` as `token`, through the gateway, from the client address `from`. */
+function activate(from: string, token: string, code: string, headers: Record<string, string> = {}): Promise<GraphQLResult> {
+  return graphqlFrom(from, `${stack.gatewayUrl}/graphql`, ACTIVATE, { token, variables: { code }, headers });
+}
+
+async function countOf(subject: string): Promise<number> {
+  const [row] = await database.sql`select coalesce(sum(count), 0)::int as n from gift_cards.attempt_counters where subject = ${subject}`;
+  return Number(row?.n);
+}
+
 describe('failed activations', () => {
   it('answers RATE_LIMITED with retryAfterSeconds after too many wrong codes, and then refuses even a right one', async () => {
+    const address = freshLoopbackAddress();
     const user = await stack.signUp();
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const result = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: `WRONG-${attempt}-CODE` } });
-      expect(codes(result)).toEqual(['GIFT_CARD_NOT_FOUND']);
+      expect(codes(await activate(address, user.token, `WRONG-${attempt}-CODE`))).toEqual(['GIFT_CARD_NOT_FOUND']);
     }
-    const limited = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: 'WRONG-AGAIN' } });
+    const limited = await activate(address, user.token, 'WRONG-AGAIN');
     expect(codes(limited)).toEqual(['RATE_LIMITED']);
-    const retryAfter = limited.errors?.[0]?.extensions?.retryAfterSeconds;
-    expect(typeof retryAfter).toBe('number');
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(900);
-    const valid = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: await issueCode() } });
-    expect(codes(valid)).toEqual(['RATE_LIMITED']);
-    // Another user is not affected.
+    // retryAfterSeconds is what is left of the window.
+    const retryAfter = Number(limited.errors?.[0]?.extensions?.retryAfterSeconds);
+    expect(Math.abs(retryAfter - (await secondsLeftInWindow()))).toBeLessThanOrEqual(5);
+    expect(codes(await activate(address, user.token, await issueCode()))).toEqual(['RATE_LIMITED']);
+    // Another user from the same address is not affected.
     const other = await stack.signUp();
-    const fine = await stack.graphql<{ activateGiftCard: { redemption: { status: string } } }>(ACTIVATE, {
-      token: other.token,
-      variables: { code: await issueCode() },
-    });
-    expect(fine.data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    const fine = await activate(address, other.token, await issueCode());
+    expect(fine.data?.activateGiftCard).toEqual({ redemption: { status: 'CREDITED' } });
+    expect(await countOf(`user:${user.userId}`)).toBe(5);
   });
 
   it('refuses 30 aliased activations at the gateway, and a subgraph called directly makes and counts only one', async () => {
+    const address = freshLoopbackAddress();
     const user = await stack.signUp();
     const fields = Array.from({ length: 30 }, (_, index) => `a${index}: activateGiftCard(input: { code: "GUESS-${index}-XYZ" }) { redemption { status } }`);
     const operation = `mutation { ${fields.join('\n')} }`;
-    const viaGateway = await stack.graphql(operation, { token: user.token });
+    const viaGateway = await graphqlFrom(address, `${stack.gatewayUrl}/graphql`, operation, { token: user.token });
     expect(viaGateway.status).toBe(400);
     // Over two limits at once: root fields and aliases.
     expect(codes(viaGateway)).toEqual(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
+    expect(await countOf(`user:${user.userId}`)).toBe(0);
     // Past the gateway, mutation fields run in order and the first failure (non-null) ends the operation.
-    const direct = await fetch(`${stack.giftCards.listening.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
-      body: JSON.stringify({ query: operation }),
-    });
-    const result = (await direct.json()) as { data: unknown; errors?: { extensions?: Record<string, unknown> }[] };
-    expect(codes(result)).toEqual(['GIFT_CARD_NOT_FOUND']);
-    expect(result.data).toBeNull();
+    const direct = await graphqlFrom(address, `${stack.giftCards.listening.url}/graphql`, operation, { token: user.token });
+    expect(codes(direct)).toEqual(['GIFT_CARD_NOT_FOUND']);
+    expect(direct.data).toBeNull();
+    expect(await countOf(`user:${user.userId}`)).toBe(1);
     // That was one failure of the five allowed: four more wrong codes are answered, the next is limited.
     for (let attempt = 0; attempt < 4; attempt += 1) {
-      expect(codes(await stack.graphql(ACTIVATE, { token: user.token, variables: { code: `MORE-${attempt}-XYZ` } }))).toEqual(['GIFT_CARD_NOT_FOUND']);
+      expect(codes(await activate(address, user.token, `MORE-${attempt}-XYZ`))).toEqual(['GIFT_CARD_NOT_FOUND']);
     }
-    expect(codes(await stack.graphql(ACTIVATE, { token: user.token, variables: { code: 'LAST-XYZ' } }))).toEqual(['RATE_LIMITED']);
+    expect(codes(await activate(address, user.token, 'LAST-XYZ'))).toEqual(['RATE_LIMITED']);
   });
 
   it('counts 20 concurrent wrong codes from one user exactly: 5 GIFT_CARD_NOT_FOUND, 15 RATE_LIMITED', async () => {
+    const address = freshLoopbackAddress();
     const user = await stack.signUp();
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, index) => stack.graphql(ACTIVATE, { token: user.token, variables: { code: `RACE-${index}-XYZ` } })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, index) => activate(address, user.token, `RACE-${index}-XYZ`)));
     const all = results.flatMap(codes);
     expect(all.filter((code) => code === 'GIFT_CARD_NOT_FOUND')).toHaveLength(5);
     expect(all.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
   });
 
   it('does not count a valid code that is used up or already redeemed, so a promotion burst is never rate limited', async () => {
+    const address = freshLoopbackAddress();
     const code = await issueCode();
     const user = await stack.signUp();
-    const results = await Promise.all(Array.from({ length: 12 }, () => stack.graphql(ACTIVATE, { token: user.token, variables: { code } })));
-    expect(results.flatMap(codes).filter((value) => value === 'RATE_LIMITED')).toEqual([]);
+    const results = await Promise.all(Array.from({ length: 12 }, () => activate(address, user.token, code)));
+    const answers = results.map((result) => codes(result)[0] ?? result.data?.activateGiftCard);
+    expect(answers.filter((answer) => answer === 'RATE_LIMITED')).toEqual([]);
+    expect(answers.filter((answer) => answer === 'GIFT_CARD_ALREADY_REDEEMED')).toHaveLength(11);
+    expect(await countOf(`user:${user.userId}`)).toBe(0);
+    expect(await countOf(`address:${address}`)).toBe(0);
   });
 
   it('limits one client address across users, and a forged address header does not escape it', async () => {
-    const [used] = await database.sql`select coalesce(sum(count), 0)::int as n from gift_cards.attempt_counters where subject like 'address:%'`;
-    const allowed = 40 - (used?.n ?? 0);
-    expect(allowed).toBeGreaterThan(0);
-    expect(allowed).toBeLessThan(35);
+    const address = freshLoopbackAddress();
     const users = await Promise.all(Array.from({ length: 7 }, () => stack.signUp()));
     const answers: unknown[] = [];
     for (const [index, user] of users.entries()) {
       for (let attempt = 0; attempt < 5; attempt += 1) {
-        const result = await stack.graphql(ACTIVATE, {
-          token: user.token,
-          variables: { code: `ADDR-${index}-${attempt}-X` },
-          headers: { 'x-giftpay-client-address': `10.0.0.${index}`, 'x-forwarded-for': `10.1.0.${index}` },
+        const result = await activate(address, user.token, `ADDR-${index}-${attempt}-X`, {
+          [CLIENT_ADDRESS_HEADER]: `10.0.0.${index}`,
+          'x-forwarded-for': `10.1.0.${index}`,
         });
         answers.push(...codes(result));
       }
     }
-    expect(answers.filter((code) => code === 'GIFT_CARD_NOT_FOUND')).toHaveLength(allowed);
-    expect(answers.filter((code) => code === 'RATE_LIMITED')).toHaveLength(35 - allowed);
+    // 7 users × 5 wrong codes: each user stays within its own 5, the address allows 20.
+    expect(answers.filter((code) => code === 'GIFT_CARD_NOT_FOUND')).toHaveLength(20);
+    expect(answers.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
+    expect(await countOf(`address:${address}`)).toBe(20);
+    const forged = users.flatMap((_, index) => [`address:10.0.0.${index}`, `address:10.1.0.${index}`]);
+    expect(await database.sql`select subject from gift_cards.attempt_counters where subject in ${database.sql(forged)}`).toEqual([]);
   });
 
   it('shares the counts between replicas of the gift-cards service', async () => {
@@ -140,20 +184,19 @@ describe('failed activations', () => {
 
 describe('behind a trusted proxy', () => {
   it('counts attempts under the address the proxy appended, not one the client wrote before it', async () => {
-    const proxied = await createGateway({ config: loadGatewayConfig({ ...stack.env, TRUST_PROXY: 'true', GATEWAY_PORT: '0' }) });
-    const listening = await listen(proxied.server, 0, '127.0.0.1');
+    const proxied = await startGateway({ ...stack.env, TRUST_PROXY: 'true' });
     try {
       const user = await stack.signUp();
-      await fetch(`${listening.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}`, 'x-forwarded-for': '203.0.113.7, 198.51.100.23' },
-        body: JSON.stringify({ query: 'mutation { activateGiftCard(input: { code: "PROXY-GUESS-1" }) { redemption { id } } }' }),
+      const [written, appended] = [freshLoopbackAddress().replace(/^127\./, '203.'), freshLoopbackAddress().replace(/^127\./, '198.')];
+      const result = await graphqlFrom(freshLoopbackAddress(), `${proxied.url}/graphql`, ACTIVATE, {
+        token: user.token,
+        variables: { code: 'PROXY-GUESS-1' },
+        headers: { 'x-forwarded-for': `${written}, ${appended}` },
       });
-      const subjects = (await database.sql`select subject from gift_cards.attempt_counters where subject like 'address:%'`).map((row) => row.subject);
-      expect(subjects).toContain('address:198.51.100.23');
-      expect(subjects).not.toContain('address:203.0.113.7');
+      expect(codes(result)).toEqual(['GIFT_CARD_NOT_FOUND']);
+      expect(await countOf(`address:${appended}`)).toBe(1);
+      expect(await countOf(`address:${written}`)).toBe(0);
     } finally {
-      await listening.close();
       await proxied.close();
     }
   });
@@ -161,9 +204,12 @@ describe('behind a trusted proxy', () => {
 
 describe('failed log-ins', () => {
   it('answers RATE_LIMITED after too many wrong passwords for a username, even for the right password', async () => {
+    const address = freshLoopbackAddress();
     const user = await stack.signUp();
     const logIn = (password: string) =>
-      stack.graphql('mutation ($input: LogInInput!) { logIn(input: $input) { token } }', { variables: { input: { username: user.username, password } } });
+      graphqlFrom(address, `${stack.gatewayUrl}/graphql`, 'mutation ($input: LogInInput!) { logIn(input: $input) { token } }', {
+        variables: { input: { username: user.username, password } },
+      });
     for (let attempt = 0; attempt < 4; attempt += 1) expect(codes(await logIn(`wrong-password-${attempt}`))).toEqual(['INVALID_CREDENTIALS']);
     const limited = await logIn('wrong-password-again');
     expect(codes(limited)).toEqual(['RATE_LIMITED']);

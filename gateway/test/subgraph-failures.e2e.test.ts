@@ -2,18 +2,24 @@
 // parts of the answer from healthy subgraphs still arrive, with a clear error for the
 // missing part and nothing internal; and the request id travels to every subgraph.
 
-import { listen } from '@giftpay/common';
-import { createServer as createGateway, type GatewayServer } from '@giftpay/gateway';
-import { loadConfig as loadGatewayConfig } from '@giftpay/gateway/config';
-import { createTestDatabase, type FaultyProxy, type SignedIn, type Stack, startFaultyProxy, startStack } from '@giftpay/testing';
+import { createServer } from 'node:net';
+import {
+  createTestDatabase,
+  type ExtraGateway,
+  type FaultyProxy,
+  type SignedIn,
+  type Stack,
+  startFaultyProxy,
+  startGateway,
+  startStack,
+} from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
 let admin: SignedIn;
 let link: FaultyProxy;
-let gateway: GatewayServer;
+let gateway: ExtraGateway;
 let gatewayUrl: string;
-let closeGateway: () => Promise<void>;
 
 beforeAll(async () => {
   const database = await createTestDatabase();
@@ -21,25 +27,33 @@ beforeAll(async () => {
   admin = await stack.logInAdmin();
   // A second gateway that reaches gift-cards through a link that can hang, with a short deadline.
   link = await startFaultyProxy(stack.giftCards.listening.url);
-  gateway = await createGateway({ config: loadGatewayConfig({ ...stack.env, GIFT_CARDS_URL: link.url, SUBGRAPH_TIMEOUT_MS: '300', GATEWAY_PORT: '0' }) });
-  const listening = await listen(gateway.server, 0, '127.0.0.1');
-  gatewayUrl = listening.url;
-  closeGateway = async () => {
-    await listening.close();
-    await gateway.close();
-  };
+  gateway = await startGateway({ ...stack.env, GIFT_CARDS_URL: link.url, SUBGRAPH_TIMEOUT_MS: '300' });
+  gatewayUrl = gateway.url;
 });
 
 afterAll(async () => {
-  await closeGateway?.();
+  await gateway?.close();
   await link?.close();
   await stack?.close();
 });
 
+/** An http URL on this machine where nothing listens: a port the system gave out and took back, checked to refuse. */
+async function addressNobodyListensOn(): Promise<string> {
+  const server = createServer();
+  const port = await new Promise<number>((done) => server.listen(0, '127.0.0.1', () => done((server.address() as { port: number }).port)));
+  await new Promise((done) => server.close(done));
+  const refused = await fetch(`http://127.0.0.1:${port}/`).then(
+    () => false,
+    () => true,
+  );
+  expect(refused, `port ${port} is taken again`).toBe(true);
+  return `http://127.0.0.1:${port}`;
+}
+
 const QUERY = '{ me { username } giftCard(id: "00000000-0000-0000-0000-000000000000") { id } }';
 
-async function ask(query: string) {
-  const response = await fetch(`${gatewayUrl}/graphql`, {
+async function ask(url: string, query: string) {
+  const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${admin.token}` },
     body: JSON.stringify({ query }),
@@ -57,42 +71,53 @@ async function ask(query: string) {
 
 describe('a subgraph that fails', () => {
   it('answers the healthy part when a subgraph does not answer in time, with a clear error for the rest', async () => {
+    const forwarded = link.forwarded;
     link.mode = 'hang';
     try {
-      const result = await ask(QUERY);
+      const result = await ask(gatewayUrl, QUERY);
       expect(result.status).toBe(200);
       expect(result.body.data?.me).toEqual({ username: 'admin' });
       expect(result.body.data?.giftCard).toBeNull();
       expect(result.body.errors?.[0]?.message).toMatch(/gift-cards service did not answer in time/);
       expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'gift-cards' });
       expect(result.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|at .*\.ts:\d+/);
+      // The fault happened: gift-cards never saw the call.
+      expect(link.forwarded).toBe(forwarded);
     } finally {
       link.mode = 'pass';
     }
   });
 
-  it('says the service is not reachable when it is down', async () => {
+  it('masks a subgraph that answers 503', async () => {
+    const forwarded = link.forwarded;
     link.mode = 'refuse';
     try {
-      const result = await ask(QUERY);
+      const result = await ask(gatewayUrl, QUERY);
       expect(result.body.data?.me).toEqual({ username: 'admin' });
-      expect(result.body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(result.body.data?.giftCard).toBeNull();
+      expect(result.body.errors?.map((error) => error.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(link.forwarded).toBe(forwarded);
     } finally {
       link.mode = 'pass';
     }
-    const port = stack.giftCards.listening.port;
-    await stack.giftCards.listening.close();
-    stack.giftCards.server.server.closeAllConnections();
+    const healthy = await ask(gatewayUrl, QUERY);
+    expect(healthy.body.errors).toBeUndefined();
+    expect(link.forwarded).toBe(forwarded + 1);
+  });
+
+  it('says the service is not reachable when nothing listens at its address', async () => {
+    // A gateway of its own whose gift-cards address has nothing behind it: the stack's services stay up.
+    const down = await startGateway({ ...stack.env, GIFT_CARDS_URL: await addressNobodyListensOn(), SUBGRAPH_TIMEOUT_MS: '2000' });
     try {
-      const result = await ask(QUERY);
+      const result = await ask(down.url, QUERY);
       expect(result.body.data?.me).toEqual({ username: 'admin' });
+      expect(result.body.data?.giftCard).toBeNull();
       expect(result.body.errors?.[0]?.message).toMatch(/gift-cards service is not reachable/);
+      expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'gift-cards' });
       expect(result.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
     } finally {
-      Object.assign(stack.giftCards, { listening: await listen(stack.giftCards.server.server, port, '127.0.0.1') });
+      await down.close();
     }
-    const healthy = await ask(QUERY);
-    expect(healthy.body.errors).toBeUndefined();
   });
 });
 

@@ -40,13 +40,19 @@ describe('traces', () => {
       headers: { traceparent: `00-${traceId}-${clientSpanId}-01` },
     });
     expect(result.errors).toBeUndefined();
-    await new Promise((done) => setTimeout(done, 50));
 
-    const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
-    const gateway = spans.find((span) => service(span) === 'gateway' && span.name === 'POST /graphql');
-    const giftCards = spans.find((span) => service(span) === 'gift-cards' && span.name === 'POST /graphql');
-    const walletGraphql = spans.find((span) => service(span) === 'wallet' && span.name === 'POST /graphql');
-    const walletCredit = spans.find((span) => service(span) === 'wallet' && span.name === 'POST /internal/credits');
+    // A server span ends when its response has been sent, a moment after the client has it.
+    const find = (spans: ReadableSpan[], name: string, of: string) => spans.find((span) => service(span) === of && span.name === name);
+    const deadline = performance.now() + 10_000;
+    let spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    while (!(find(spans, 'POST /graphql', 'gateway') && find(spans, 'POST /graphql', 'gift-cards')) && performance.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 20));
+      spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    }
+    const gateway = find(spans, 'POST /graphql', 'gateway');
+    const giftCards = find(spans, 'POST /graphql', 'gift-cards');
+    const walletGraphql = find(spans, 'POST /graphql', 'wallet');
+    const walletCredit = find(spans, 'POST /internal/credits', 'wallet');
     const fetches = spans.filter((span) => span.name === 'gateway.fetch');
     expect(gateway?.parentSpanId).toBe(clientSpanId);
     expect(fetches.length).toBeGreaterThanOrEqual(2);

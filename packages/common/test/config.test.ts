@@ -149,14 +149,9 @@ describe('loadCommonConfig', () => {
 
 describe('configuration errors never leak secrets', () => {
   it('does not repeat an invalid URL, which may hold a password', () => {
-    try {
-      envUrl({ DATABASE_URL: 'mysql://user:hunter2-secret@db/giftpay' }, 'DATABASE_URL', 'postgres://localhost/x');
-      expect.unreachable('an invalid URL was accepted');
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).variable).toBe('DATABASE_URL');
-      expect((error as Error).message).not.toContain('hunter2-secret');
-    }
+    const error = configErrorOf(() => envUrl({ DATABASE_URL: 'mysql://user:hunter2-secret@db/giftpay' }, 'DATABASE_URL', 'postgres://localhost/x'));
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).not.toContain('hunter2-secret');
   });
 
   it('refuses an empty list of JWT algorithms', () => {

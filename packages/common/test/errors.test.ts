@@ -45,6 +45,16 @@ const schema = buildSchema('type Query { boom: String }');
 const subgraphFormat = createErrorFormatter();
 const gatewayFormat = createErrorFormatter({ trustDownstream: true });
 
+/** What `run` throws; fails the test when it throws nothing. */
+function thrownBy(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return expect.unreachable('expected the call to throw');
+}
+
 /** The error graphql-js produces when the `boom` resolver throws `thrown`. */
 async function thrownFromResolver(thrown: unknown): Promise<GraphQLError> {
   const result = await graphql({
@@ -155,12 +165,10 @@ describe('createErrorFormatter masking', () => {
   });
 
   it('masks a GraphQLError without a code, such as a Decimal that cannot be serialized', async () => {
-    let serializeError: unknown;
-    try {
-      DecimalScalar.serialize(12.5);
-    } catch (error) {
-      serializeError = error;
-    }
+    const serialize = () => DecimalScalar.serialize(12.5);
+    const serializeError = thrownBy(serialize);
+    expect(serializeError).toBeInstanceOf(GraphQLError);
+    expect((serializeError as GraphQLError).extensions.code).toBeUndefined();
     const formatted = format(subgraphFormat, await thrownFromResolver(serializeError));
     expect(formatted.extensions).toEqual({ code: 'INTERNAL_SERVER_ERROR' });
   });
@@ -263,7 +271,7 @@ describe('createErrorFormatter at the gateway (trustDownstream)', () => {
     ['DOWNSTREAM_SERVICE_ERROR', 'Error while fetching subquery from service "wallet"'],
     ['INTERNAL_SERVER_ERROR', 'relation "wallet.ledger_entries" does not exist: select * from wallet.ledger_entries'],
     ['SQL_ERROR', 'insert into accounts.users (password_hash) values ($1) failed'],
-    ['BAD_REQUEST', 'select 1'],
+    ['PERSISTED_QUERY_NOT_FOUND', 'select 1'],
   ])('masks a subgraph error with the non-contract code %s without leaking its message', (code, message) => {
     const formatted = format(gatewayFormat, gatewayError(message, { code }));
     expect(formatted.message).toBe('Something went wrong on our side.');

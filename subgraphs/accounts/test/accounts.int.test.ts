@@ -111,3 +111,34 @@ describe('the internal user look-up', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe('a user resolved for another subgraph (_entities)', () => {
+  async function entities(id: string, token?: string) {
+    const response = await fetch(`${listening.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: `{ _entities(representations: [{ __typename: "User", id: "${id}" }]) { ... on User { id username roles } } }` }),
+    });
+    const text = await response.text();
+    return { text, body: JSON.parse(text) as { data?: { _entities: unknown[] } | null; errors?: { extensions?: { code?: string } }[] } };
+  }
+
+  it('answers that user and an admin, refuses another user with FORBIDDEN and no token with UNAUTHENTICATED, and leaks no name', async () => {
+    const owner = await server.accounts.signUp({ username: 'entity_owen', password: 'a-long-enough-password' });
+    const other = await server.accounts.signUp({ username: 'entity_olga', password: 'a-long-enough-password' });
+    const admin = await server.accounts.logIn({ username: 'Boss', password: 'boss-password-1' });
+    const expected = { _entities: [{ id: owner.user.id, username: 'entity_owen', roles: ['user'] }] };
+
+    expect((await entities(owner.user.id, owner.token)).body).toEqual({ data: expected });
+    expect((await entities(owner.user.id, admin.token)).body).toEqual({ data: expected });
+
+    const asOther = await entities(owner.user.id, other.token);
+    expect(asOther.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    const anonymous = await entities(owner.user.id);
+    expect(anonymous.body.errors?.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    for (const refused of [asOther, anonymous]) {
+      expect(refused.body.data?._entities ?? [null]).toEqual([null]);
+      expect(refused.text).not.toContain('entity_owen');
+    }
+  });
+});
