@@ -3,7 +3,7 @@
 // and a credit that missed its first try is retried at once in the background, so it lands
 // within seconds instead of after the relay's lease.
 
-import { createTestDatabase, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import { createTestDatabase, type Stack, startFaultyProxy, startGateway, startStack, type TestDatabase } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let database: TestDatabase;
@@ -46,22 +46,31 @@ describe('activating while the wallet cannot answer', () => {
   it('answers with the redemption, wallet null and one SERVICE_UNAVAILABLE error naming the wallet, and nothing else missing', async () => {
     const { code } = await stack.issueGiftCard({ amount: '40' });
     const user = await stack.signUp();
-    const { port } = stack.wallet.listening;
-    await stack.wallet.listening.close();
-    stack.wallet.server.server.closeAllConnections();
+    // A gateway of its own that reaches the wallet through a link that refuses: the wallet
+    // cannot be read, while gift-cards still reaches it (and credits) directly.
+    const walletLink = await startFaultyProxy(stack.wallet.listening.url);
+    const gateway = await startGateway({ ...stack.env, WALLET_URL: walletLink.url });
+    walletLink.mode = 'refuse';
     try {
-      const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
-      expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
+      const ask = (query: string) =>
+        fetch(`${gateway.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+          body: JSON.stringify({ query, variables: { code } }),
+        }).then((response) => response.json() as Promise<{ data?: Activation; errors?: { extensions?: Record<string, unknown> }[] }>);
+      const answer = await ask(ACTIVATE);
+      expect(answer.data?.activateGiftCard?.redemption.status).toBe('CREDITED');
       expect(answer.data?.activateGiftCard?.wallet).toBeNull();
       // @apollo/gateway puts no path on the error of a failed entity fetch: the error names the service instead.
       expect(answer.errors).toHaveLength(1);
       expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'wallet' });
+      expect(walletLink.counts.refused).toBeGreaterThan(0);
       // The retry a client might send tells the truth: this user already holds the card.
-      const again = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      const again = await ask(ACTIVATE);
       expect(again.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_ALREADY_REDEEMED');
     } finally {
-      const { listen } = await import('@giftpay/common');
-      Object.assign(stack.wallet, { listening: await listen(stack.wallet.server.server, port, '127.0.0.1') });
+      await gateway.close();
+      await walletLink.close();
     }
   });
 });

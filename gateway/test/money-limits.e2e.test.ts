@@ -13,7 +13,7 @@ let admin: SignedIn;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  stack = await startStack({ databaseUrl: database.url });
+  stack = await startStack({ databaseUrl: database.url, faultyWalletLink: true });
   admin = await stack.logInAdmin();
 });
 
@@ -116,9 +116,9 @@ describe('a wallet at its largest balance', () => {
     // Another credit owed at the same time is delivered by the relay; the parked one is left alone.
     const other = await stack.signUp();
     const { code: otherCard } = await stack.issueGiftCard({ amount: '7' });
-    const { port } = stack.wallet.listening;
-    await stack.wallet.listening.close();
-    stack.wallet.server.server.closeAllConnections();
+    const link = stack.walletLink;
+    if (!link) throw new Error('no faulty link');
+    link.mode = 'refuse';
     try {
       const owed = await stack.graphql<{ activateGiftCard: { redemption: { status: string } } }>(ACTIVATE, {
         token: other.token,
@@ -126,8 +126,7 @@ describe('a wallet at its largest balance', () => {
       });
       expect(owed.data?.activateGiftCard.redemption.status).toBe('PENDING');
     } finally {
-      const { listen } = await import('@giftpay/common');
-      Object.assign(stack.wallet, { listening: await listen(stack.wallet.server.server, port, '127.0.0.1') });
+      link.mode = 'pass';
     }
     // Wait, in real time, until the other credit's back-off has passed.
     for (let waited = 0; waited < 100; waited += 1) {

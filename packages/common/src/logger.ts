@@ -16,6 +16,9 @@ export function createLogger(service: string, level: string): Logger {
         'authorization',
         'headers.authorization',
         'req.headers.authorization',
+        // The service credential (SERVICE_TOKEN_HEADER), should headers ever be logged.
+        'headers["x-giftpay-service-token"]',
+        'req.headers["x-giftpay-service-token"]',
         '*.password',
         'password',
         '*.token',

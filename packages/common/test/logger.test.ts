@@ -28,6 +28,8 @@ describe('createLogger redacts', () => {
     ['an authorization header', { authorization: `Bearer ${TOKEN}` }],
     ['request headers', { headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': 'r-1' } }],
     ["a request's headers", { req: { headers: { authorization: `Bearer ${TOKEN}` } } }],
+    ['the service credential in headers', { headers: { 'x-giftpay-service-token': TOKEN } }],
+    ["the service credential in a request's headers", { req: { headers: { 'x-giftpay-service-token': TOKEN } } }],
     ['a token', { token: TOKEN }],
     ['a token one level down', { auth: { token: TOKEN } }],
     ['a password', { password: PASSWORD }],
