@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
+import { EmbeddedPostgresError, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const startedAt = performance.now();
@@ -109,22 +109,43 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+/** What to do about a failed start, in this script's variables; one line with the problem. */
+function embeddedPostgresFix(error: unknown, port: number): string {
+  if (!(error instanceof EmbeddedPostgresError)) return `${oneLine((error as Error).message)}; set DATABASE_URL to use your own PostgreSQL`;
+  const own = 'or DATABASE_URL to use your own PostgreSQL';
+  switch (error.code) {
+    case 'PORT_IN_USE':
+      return `${error.problem}; set EMBEDDED_POSTGRES_PORT to a free port (now ${port}), ${own}`;
+    case 'DATA_DIR_UNREACHABLE':
+      return `${error.problem}; set DATA_DIR to a folder the postgres user can reach (e.g. DATA_DIR=/var/lib/giftpay/dev), ${own}`;
+    default:
+      return `${error.problem}; ${error.fix}, ${own}`;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 let databaseUrl = env.DATABASE_URL?.trim();
 if (!databaseUrl) {
   const postgresPort = portOf('EMBEDDED_POSTGRES_PORT', 5433);
-  say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${postgresPort} with data in ${resolve(dataDir, 'postgres')}`);
+  const requestedDir = resolve(dataDir, 'postgres');
+  say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${postgresPort}`);
   try {
     database = await startEmbeddedPostgres({
-      dataDir: resolve(dataDir, 'postgres'),
+      dataDir: requestedDir,
       port: postgresPort,
       onLog: (message) => {
         for (const line of message.split('\n')) if (/ERROR|FATAL|PANIC/.test(line)) console.log(`${prefix('postgres')} ${line}`);
       },
+      onNotice: say,
     });
     await database.ensureDatabase('giftpay');
+    // As root, when the postgres user cannot reach DATA_DIR, the cluster is elsewhere (said above, linked from DATA_DIR).
+    say(`embedded PostgreSQL is up with its data in ${database.dataDir}`);
   } catch (error) {
-    say(`could not start the embedded PostgreSQL: ${(error as Error).message}`);
-    say(`is another server on port ${postgresPort}? Set EMBEDDED_POSTGRES_PORT, or DATABASE_URL to use your own server.`);
+    say(`could not start the embedded PostgreSQL: ${embeddedPostgresFix(error, postgresPort)}`);
     await stopAll(1);
   }
   databaseUrl = database?.urlFor('giftpay') ?? '';

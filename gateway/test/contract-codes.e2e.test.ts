@@ -115,7 +115,8 @@ describe('the token', () => {
     expect(bad.status).toBe(401);
     expect(bad.codes).toEqual(['UNAUTHENTICATED']);
     const none = await post('no token', {
-      query: 'mutation { spend(input: { amount: { amount: "1", currencyCode: "IRR" }, description: "x", idempotencyKey: "anonymous-spend" }) { transaction { id } } }',
+      query:
+        'mutation { spend(input: { amount: { amount: "1", currencyCode: "IRR" }, description: "x", idempotencyKey: "anonymous-spend" }) { transaction { id } } }',
     });
     expect(none.codes).toEqual(['UNAUTHENTICATED']);
   });
@@ -146,7 +147,10 @@ describe('the operation, the rights and the input', () => {
     expect(forbidden.codes).toEqual(['FORBIDDEN']);
     const negative = await post(
       'negative amount',
-      { query: 'mutation { spend(input: { amount: { amount: "-1", currencyCode: "IRR" }, description: "x", idempotencyKey: "negative-spend" }) { transaction { id } } }' },
+      {
+        query:
+          'mutation { spend(input: { amount: { amount: "-1", currencyCode: "IRR" }, description: "x", idempotencyKey: "negative-spend" }) { transaction { id } } }',
+      },
       { token: user.token },
     );
     expect(negative.codes).toEqual(['BAD_USER_INPUT']);

@@ -108,7 +108,11 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
       .then(async (bytes) => {
         forwardedBodies.push(bytes.toString('utf8'));
         count('forwarded');
-        const response = await fetch(`${targetUrl}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, body: bytes.length > 0 ? bytes : null });
+        const response = await fetch(`${targetUrl}${req.url ?? '/'}`, {
+          method: req.method ?? 'GET',
+          headers,
+          body: bytes.length > 0 ? new Uint8Array(bytes) : null,
+        });
         const answer = Buffer.from(await response.arrayBuffer());
         if (loseResponse) {
           count('lost');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNTS_MIGRATIONS } from '@giftpay/accounts/migrate';
 import { applyMigrations } from '@giftpay/common';
-import { freePort, startEmbeddedPostgres } from '@giftpay/embedded-db';
+import { EmbeddedPostgresError, freePort, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
 import { WALLET_MIGRATIONS } from '@giftpay/wallet/migrate';
 import type { TestProject } from 'vitest/node';
@@ -21,16 +21,29 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // In the system temporary folder, open to the postgres user that PostgreSQL runs as under
+  // root; removed after the run, and at once when the server cannot start.
   const dir = await mkdtemp(join(tmpdir(), 'giftpay-test-'));
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port, persistent: false, ephemeralTuning: true, maxConnections: 400 });
-  await server.ensureDatabase(TEMPLATE_DATABASE);
-  const templateUrl = server.urlFor(TEMPLATE_DATABASE);
-  for (const migrations of [ACCOUNTS_MIGRATIONS, WALLET_MIGRATIONS, GIFT_CARDS_MIGRATIONS]) await applyMigrations(templateUrl, migrations);
-  project.provide('postgres', { adminUrl: server.adminUrl, templateDatabase: TEMPLATE_DATABASE, urlPrefix: server.urlFor('') });
+  let server: RunningPostgres | undefined;
+  try {
+    await chmod(dir, 0o755);
+    const port = await freePort();
+    server = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port, persistent: false, ephemeralTuning: true, maxConnections: 400 });
+    await server.ensureDatabase(TEMPLATE_DATABASE);
+    const templateUrl = server.urlFor(TEMPLATE_DATABASE);
+    for (const migrations of [ACCOUNTS_MIGRATIONS, WALLET_MIGRATIONS, GIFT_CARDS_MIGRATIONS]) await applyMigrations(templateUrl, migrations);
+  } catch (error) {
+    await server?.stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    if (!(error instanceof EmbeddedPostgresError)) throw error;
+    // One line that says what to do: a stack trace into this file would only hide it.
+    const line = `could not start the embedded PostgreSQL for the tests: ${error.message}`;
+    throw Object.assign(new Error(line), { stack: line });
+  }
+  const running = server;
+  project.provide('postgres', { adminUrl: running.adminUrl, templateDatabase: TEMPLATE_DATABASE, urlPrefix: running.urlFor('') });
   return async () => {
-    await server.stop();
+    await running.stop();
     await rm(dir, { recursive: true, force: true });
   };
 }
