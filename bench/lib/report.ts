@@ -1,0 +1,234 @@
+// The bench's report: latest.json (every figure), a Markdown page with each peer figure as a
+// ratio to GiftPay's gateway, and an SVG chart of throughput and latency, drawn by hand.
+
+import { PATH_LABELS, type PathFigures, type PathId, SCENARIO_LABELS, type ScenarioId } from './figures.ts';
+
+export interface BenchRun {
+  readonly mode: 'full' | 'quick';
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly machine: {
+    readonly node: string;
+    readonly nodePath: string;
+    readonly platform: string;
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly memoryGiB: number;
+    readonly loadAverageBefore: readonly number[];
+    readonly loadAverageAfter: readonly number[];
+  };
+  readonly commit: string | null;
+  readonly hiveGatewayVersion: string | null;
+  readonly settings: Readonly<Record<string, number>>;
+  readonly results: readonly PathFigures[];
+  /** Paths that could not run at all, with why. */
+  readonly failures: readonly string[];
+  readonly exact: boolean;
+}
+
+const SCENARIOS: readonly ScenarioId[] = ['flash', 'walletRead', 'spend'];
+const COLORS: Record<PathId, string> = { giftpay: '#2b6cb0', hive: '#d69e2e', direct: '#38a169', database: '#718096' };
+
+function ratio(value: number | null | undefined, base: number | null | undefined): string {
+  if (value === null || value === undefined || base === null || base === undefined || !Number.isFinite(value) || !Number.isFinite(base) || base === 0)
+    return '';
+  return ` (${(value / base).toFixed(2)}×)`;
+}
+
+function number(value: number | null | undefined, digits = 0): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** `value` and, on a peer's row, its ratio to GiftPay's gateway. */
+function cell(row: PathFigures, base: PathFigures | undefined, pick: (figures: PathFigures) => number | null | undefined, digits = 0): string {
+  const value = pick(row);
+  if (!base || row === base) return number(value, digits);
+  return `${number(value, digits)}${ratio(value, pick(base))}`;
+}
+
+function errorsOf(row: PathFigures): string {
+  const entries = Object.entries(row.errors);
+  return entries.length === 0 ? '0' : entries.map(([code, count]) => `${count} ${code}`).join(', ');
+}
+
+const PROCESS_COLUMNS: readonly { title: string; pick: (row: PathFigures) => number | undefined }[] = [
+  {
+    title: 'gateway',
+    pick: (row) => (row.path === 'giftpay' ? row.cpuMsPerRequest.gateway : row.path === 'hive' ? row.cpuMsPerRequest['hive-gateway'] : undefined),
+  },
+  // At the database, the services take no part: their idle time is left out of the table (not of `all servers`).
+  { title: 'gift-cards', pick: (row) => (row.path === 'database' ? undefined : row.cpuMsPerRequest['gift-cards']) },
+  { title: 'wallet', pick: (row) => (row.path === 'database' ? undefined : row.cpuMsPerRequest.wallet) },
+  { title: 'accounts', pick: (row) => (row.path === 'database' ? undefined : row.cpuMsPerRequest.accounts) },
+  { title: 'PostgreSQL', pick: (row) => row.cpuMsPerRequest.postgres },
+  { title: 'all servers', pick: (row) => row.cpuMsPerRequest.all },
+  { title: 'load generator', pick: (row) => row.cpuMsPerRequest.client },
+];
+
+function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
+  const rows = run.results.filter((row) => row.scenario === scenario);
+  if (rows.length === 0) return [];
+  const base = rows.find((row) => row.path === 'giftpay');
+  const first = rows[0] as PathFigures;
+  const lines: string[] = [];
+  const size =
+    scenario === 'flash'
+      ? `${number(first.flash?.slots)} slots, ${number(first.flash?.users)} users, ${first.concurrency} in flight`
+      : `${number(first.requests + first.unsent)} requests, ${first.concurrency} in flight`;
+  lines.push(`## ${SCENARIO_LABELS[scenario]} (${size})`, '');
+  const header = ['path', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors'];
+  if (scenario === 'flash')
+    header.push(
+      'slots filled in (s)',
+      "winners' p50 ms",
+      "winners' p99 ms",
+      'winners told PENDING',
+      `winners among the first ${number(first.flash?.slots)} sent`,
+      'latest winning send position',
+    );
+  header.push('exact');
+  lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`);
+  for (const row of rows) {
+    const cells = [
+      row.label,
+      cell(row, base, (figures) => figures.requestsPerSecond),
+      cell(row, base, (figures) => figures.latencyMs.p50, 1),
+      cell(row, base, (figures) => figures.latencyMs.p95, 1),
+      cell(row, base, (figures) => figures.latencyMs.p99, 1),
+      errorsOf(row),
+    ];
+    if (scenario === 'flash') {
+      const flash = row.flash;
+      cells.push(
+        cell(row, base, (figures) => figures.flash?.fillSeconds, 2),
+        cell(row, base, (figures) => figures.flash?.winnersLatencyMs.p50, 1),
+        cell(row, base, (figures) => figures.flash?.winnersLatencyMs.p99, 1),
+        flash?.pendingShare === null || flash?.pendingShare === undefined ? '—' : `${(flash.pendingShare * 100).toFixed(1)}%`,
+        flash ? `${number(flash.winnersAmongFirstN)} (${((flash.winnersAmongFirstNShare ?? 0) * 100).toFixed(1)}%)` : '—',
+        number(flash?.latestWinningPosition),
+      );
+    }
+    cells.push(row.exact ? 'yes' : '**NO**');
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push('', 'CPU milliseconds per request, by process:', '');
+  lines.push(`| path | ${PROCESS_COLUMNS.map((column) => column.title).join(' | ')} |`, `|${[0, ...PROCESS_COLUMNS].map(() => ' --- ').join('|')}|`);
+  for (const row of rows) {
+    const cells = PROCESS_COLUMNS.map((column) => {
+      const value = column.pick(row);
+      if (value === undefined) return '—';
+      const baseValue = base && row !== base ? column.pick(base) : undefined;
+      return `${number(value, 2)}${baseValue === undefined ? '' : ratio(value, baseValue)}`;
+    });
+    lines.push(`| ${row.label} | ${cells.join(' | ')} |`);
+  }
+  if (scenario === 'flash') {
+    const ceiling = rows.find((row) => row.path === 'database');
+    const direct = rows.find((row) => row.path === 'direct');
+    if (base && ceiling) {
+      lines.push(
+        '',
+        `GiftPay's gateway ran the flash at ${((base.requestsPerSecond / Math.max(1, ceiling.requestsPerSecond)) * 100).toFixed(0)}% of the database ceiling` +
+          (direct ? ` and at ${((base.requestsPerSecond / Math.max(1, direct.requestsPerSecond)) * 100).toFixed(0)}% of the subgraph straight.` : '.'),
+      );
+    }
+  }
+  lines.push('');
+  return lines;
+}
+
+export function toMarkdown(run: BenchRun, svgFile: string): string {
+  const { machine } = run;
+  const load = (values: readonly number[]) => values.map((value) => value.toFixed(2)).join(' / ');
+  const checks = run.results.flatMap((row) => row.checks.map((item) => ({ row, item })));
+  const failed = checks.filter(({ item }) => !item.ok);
+  const lines = [
+    `# GiftPay bench${run.mode === 'quick' ? ' (quick)' : ''}`,
+    '',
+    `${run.startedAt}, ${run.durationSeconds.toFixed(0)} s; Node ${machine.node} (${machine.nodePath}); ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB;` +
+      ` load average (1/5/15 min) ${load(machine.loadAverageBefore)} before, ${load(machine.loadAverageAfter)} after;` +
+      ` commit ${run.commit ?? 'unknown'}; Hive Gateway ${run.hiveGatewayVersion ?? 'not run'}.`,
+    '',
+    `Outcome: ${run.exact ? 'every scenario exact on every path' : '**NOT EXACT** (see the checks below)'}. Every peer figure is followed by its ratio to GiftPay's gateway.`,
+    '',
+    `![requests per second and latency of every scenario and path](${svgFile})`,
+    '',
+    ...SCENARIOS.flatMap((scenario) => scenarioSection(run, scenario)),
+    '## Checks',
+    '',
+    failed.length === 0 ? `All ${checks.length} checks passed.` : `${failed.length} of ${checks.length} checks failed:`,
+    ...failed.map(({ row, item }) => `- ${SCENARIO_LABELS[row.scenario]}, ${row.label}: ${item.name}: ${item.detail}`),
+    ...run.failures.map((failure) => `- ${failure}`),
+    '',
+    `Settings: ${Object.entries(run.settings)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(', ')}.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Two panels, one row per scenario and path: requests per second, and latency (p50 bar, p99 whisker). */
+export function toSvg(run: BenchRun): string {
+  const rows = SCENARIOS.flatMap((scenario) => run.results.filter((row) => row.scenario === scenario));
+  const rowHeight = 20;
+  const groupGap = 20;
+  const top = 56;
+  const labelWidth = 230;
+  const panelWidth = 330;
+  const gap = 70;
+  const positions: number[] = [];
+  let y = top;
+  rows.forEach((row, index) => {
+    if (index > 0 && rows[index - 1]?.scenario !== row.scenario) y += groupGap;
+    positions.push(y);
+    y += rowHeight;
+  });
+  const height = y + 50;
+  const width = labelWidth + panelWidth * 2 + gap + 90;
+  const maxRate = Math.max(1, ...rows.map((row) => row.requestsPerSecond));
+  const maxLatency = Math.max(1, ...rows.map((row) => row.latencyMs.p99 ?? 0));
+  const rateX = labelWidth;
+  const latencyX = labelWidth + panelWidth + gap;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<title>${escapeXml(`GiftPay bench: requests per second and latency (p50, p99) of every scenario and path, ${run.startedAt}`)}</title>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${rateX}" y="22" font-size="14" font-weight="bold">requests per second</text>`,
+    `<text x="${latencyX}" y="22" font-size="14" font-weight="bold">latency, ms (bar p50, line to p99)</text>`,
+    `<text x="10" y="${height - 14}" fill="#555">${escapeXml(`GiftPay bench${run.mode === 'quick' ? ' (quick)' : ''}, ${run.startedAt}, Node ${run.machine.node}, ${run.machine.cpus} CPUs`)}</text>`,
+  ];
+  let lastScenario: ScenarioId | null = null;
+  rows.forEach((row, index) => {
+    const rowY = positions[index] as number;
+    if (row.scenario !== lastScenario) {
+      parts.push(`<text x="10" y="${rowY - 4}" font-weight="bold">${escapeXml(SCENARIO_LABELS[row.scenario])}</text>`);
+      lastScenario = row.scenario;
+    }
+    const color = COLORS[row.path];
+    const barY = rowY + 4;
+    const barHeight = rowHeight - 6;
+    parts.push(`<text x="24" y="${barY + barHeight - 3}">${escapeXml(PATH_LABELS[row.path])}${row.exact ? '' : ' (not exact)'}</text>`);
+    const rateWidth = (row.requestsPerSecond / maxRate) * panelWidth;
+    parts.push(`<rect x="${rateX}" y="${barY}" width="${rateWidth.toFixed(1)}" height="${barHeight}" fill="${color}"/>`);
+    parts.push(`<text x="${(rateX + rateWidth + 4).toFixed(1)}" y="${barY + barHeight - 3}">${escapeXml(number(row.requestsPerSecond))}</text>`);
+    const p50 = row.latencyMs.p50 ?? 0;
+    const p99 = row.latencyMs.p99 ?? 0;
+    const p50Width = (p50 / maxLatency) * panelWidth;
+    const p99X = latencyX + (p99 / maxLatency) * panelWidth;
+    parts.push(`<rect x="${latencyX}" y="${barY}" width="${p50Width.toFixed(1)}" height="${barHeight}" fill="${color}"/>`);
+    parts.push(
+      `<line x1="${(latencyX + p50Width).toFixed(1)}" y1="${barY + barHeight / 2}" x2="${p99X.toFixed(1)}" y2="${barY + barHeight / 2}" stroke="${color}" stroke-width="2"/>`,
+    );
+    parts.push(`<line x1="${p99X.toFixed(1)}" y1="${barY + 2}" x2="${p99X.toFixed(1)}" y2="${barY + barHeight - 2}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${(p99X + 4).toFixed(1)}" y="${barY + barHeight - 3}">${escapeXml(`${number(p50)} / ${number(p99)}`)}</text>`);
+  });
+  for (const x of [rateX, latencyX]) parts.push(`<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${y}" stroke="#333"/>`);
+  parts.push('</svg>', '');
+  return parts.join('\n');
+}
