@@ -15,6 +15,10 @@ const roots = ['gateway', 'subgraphs/*', 'packages/*', 'scripts'].map((root) => 
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   test: {
+    // Vitest's default is one worker fewer than the cores: one worker on a 2-core machine,
+    // which ran every file in turn. Most files wait on sockets, processes and real-time
+    // leases, not the CPU, and each has its own database and ports: three at once.
+    maxWorkers: 3,
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
