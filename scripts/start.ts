@@ -4,8 +4,8 @@
 // gateway URL once /health says everything is ready; Ctrl-C or SIGTERM stops it all.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedPostgresError, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
@@ -69,8 +69,15 @@ const children = new Map<string, ChildProcess>();
 let database: RunningPostgres | null = null;
 let stopping = false;
 
-async function stopAll(exitCode: number): Promise<never> {
-  if (!stopping) {
+let stopped: Promise<never> | null = null;
+
+/**
+ * Stops every service, then the embedded PostgreSQL, then exits. Called again while stopping
+ * (a second signal: under `pnpm start`, Ctrl-C reaches this process from the terminal and
+ * once more from pnpm, which forwards it), it waits for the same stop instead of exiting early.
+ */
+function stopAll(exitCode: number): Promise<never> {
+  stopped ??= (async (): Promise<never> => {
     stopping = true;
     say('stopping…');
     const exits = [...children.values()].map(
@@ -88,8 +95,9 @@ async function stopAll(exitCode: number): Promise<never> {
       say('embedded PostgreSQL stopped');
     }
     say('stopped');
-  }
-  process.exit(exitCode);
+    process.exit(exitCode);
+  })();
+  return stopped;
 }
 
 process.on('SIGINT', () => void stopAll(0));
@@ -162,6 +170,42 @@ const serviceUrls = {
 const profileDir = env.CPU_PROFILE_DIR?.trim();
 const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(root, profileDir)}`] : [];
 
+/** Set when accounts has just created the development admin: shown once the stack is ready. */
+let developmentAdmin: { username: string; passwordFile: string } | null = null;
+let ready = false;
+
+/** accounts logs `event: development-admin-created` (with the file, never the password) when it creates that admin. */
+function noticeDevelopmentAdmin(line: string): void {
+  if (!line.includes('"development-admin-created"')) return;
+  try {
+    const { username, passwordFile } = JSON.parse(line) as { username?: unknown; passwordFile?: unknown };
+    if (typeof username !== 'string' || typeof passwordFile !== 'string') return;
+    developmentAdmin = { username, passwordFile };
+    if (ready) announceDevelopmentAdmin();
+  } catch {
+    // not a log line of ours
+  }
+}
+
+/** The one time the generated password is shown: the run that created the admin. */
+function announceDevelopmentAdmin(): void {
+  if (!developmentAdmin) return;
+  const { username, passwordFile } = developmentAdmin;
+  developmentAdmin = null;
+  let password: string;
+  try {
+    password = readFileSync(passwordFile, 'utf8').trim();
+  } catch {
+    return;
+  }
+  const shown = relative(root, passwordFile).startsWith('..') ? passwordFile : relative(root, passwordFile);
+  say('created a development admin (its password is printed only this once):');
+  say(`  username  ${username}`);
+  say(`  password  ${password}`);
+  say(`  kept in   ${shown}`);
+  say('log in as that admin (logIn) to issue gift cards; set BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_PASSWORD to choose your own');
+}
+
 /** After this many exits in a row, each within FAST_EXIT_MS of its start, the stack gives up. */
 const MAX_FAST_EXITS = 5;
 const FAST_EXIT_MS = 10_000;
@@ -177,22 +221,33 @@ const fastExits = new Map<string, number>();
  */
 function startService(service: (typeof services)[number]): void {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [...profileFlags, '--import', 'tsx', service.entry], {
+  const child = spawn(process.execPath, [...profileFlags, service.entry], {
     cwd: root,
     env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(service.name, child);
   say(`${service.name} started (pid ${child.pid})`);
+  let configProblem = '';
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => console.log(`${prefix(service.name)} ${readable(line)}`));
+    createInterface({ input: stream }).on('line', (line) => {
+      console.log(`${prefix(service.name)} ${readable(line)}`);
+      // runService prints `<name>: Invalid configuration: <VARIABLE> <rule>` before exiting 78.
+      const invalid = /Invalid configuration: (.*)$/.exec(line);
+      if (invalid?.[1]) configProblem = invalid[1];
+      noticeDevelopmentAdmin(line);
+    });
   }
   child.on('exit', (code, signal) => {
     if (stopping) return;
     const how = signal ?? `code ${code}`;
     if (code === EXIT_CONFIG) {
-      say(`${service.name} exited (${how}): its configuration is invalid (see above); stopping the stack`);
-      void stopAll(1);
+      // Said once its output is read to the end ('close' follows 'exit'), so the line is known.
+      child.once('close', () => {
+        if (stopping) return;
+        say(`${service.name} exited (${how}): its configuration is invalid (${configProblem || 'see above'}); stopping the stack`);
+        void stopAll(1);
+      });
       return;
     }
     const fast = Date.now() - startedAt < FAST_EXIT_MS ? (fastExits.get(service.name) ?? 0) + 1 : 0;
@@ -216,6 +271,8 @@ const healthUrl = `http://127.0.0.1:${gatewayPort}/health`;
 if (await waitForHealth(healthUrl, 120_000)) {
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   say(`GiftPay is ready in ${seconds} s: GraphQL at http://localhost:${gatewayPort}/graphql (Ctrl-C stops everything)`);
+  ready = true;
+  announceDevelopmentAdmin();
 } else if (!stopping) {
   say(`the gateway did not become healthy at ${healthUrl} within 120 s`);
   await stopAll(1);

@@ -1,7 +1,7 @@
 // The gateway's configuration, parsed once from the environment.
 
 import { fileURLToPath } from 'node:url';
-import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig, MAX_PAGE_SIZE } from '@giftpay/common';
+import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig, MAX_PAGE_SIZE, withSecretFiles } from '@giftpay/common';
 import type { OperationLimits } from './operation-limits.ts';
 
 export interface GatewayConfig extends CommonConfig {
@@ -22,9 +22,13 @@ export interface GatewayConfig extends CommonConfig {
   readonly limits: OperationLimits | null;
   /** Hide "Did you mean …?" suggestions, which reveal the schema, from validation errors. */
   readonly hideSuggestions: boolean;
+  /** Serve the GraphiQL IDE, bundled from npm (no CDN), at GET /graphiql. */
+  readonly graphiql: boolean;
 }
 
-export function loadConfig(env: Env): GatewayConfig {
+export function loadConfig(environment: Env): GatewayConfig {
+  // The gateway holds no secret of its own; METRICS_TOKEN may come from METRICS_TOKEN_FILE.
+  const env = withSecretFiles(environment, []);
   const common = loadCommonConfig(env);
   const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
   return Object.freeze({
@@ -55,5 +59,6 @@ export function loadConfig(env: Env): GatewayConfig {
         })
       : null,
     hideSuggestions: envBoolean(env, 'HIDE_SUGGESTIONS', common.mode === 'production'),
+    graphiql: envBoolean(env, 'GRAPHIQL_ENABLED', common.mode !== 'production'),
   });
 }

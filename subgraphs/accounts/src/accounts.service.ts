@@ -102,6 +102,24 @@ export function createAccountsService(deps: AccountsDeps) {
       if (!user) throw new Error('bootstrap admin vanished');
       return user;
     },
+
+    /** Whether any account holds the admin role. */
+    async hasAdmin(): Promise<boolean> {
+      const rows = await db.select({ id: users.id }).from(users).where(sql`'admin' = any(${users.roles})`).limit(1);
+      return rows.length > 0;
+    },
+
+    /** Creates an admin of this name and password unless the name is taken; the user when created now, else undefined. */
+    async createAdminIfAbsent(admin: { username: string; password: string }): Promise<UserRow | undefined> {
+      const username = checkUsername(admin.username);
+      const passwordHash = await hasher.hash(checkPassword(admin.password));
+      const [created] = await db
+        .insert(users)
+        .values({ username, usernameKey: usernameKey(username), passwordHash, roles: ['user', 'admin'] })
+        .onConflictDoNothing({ target: users.usernameKey })
+        .returning();
+      return created;
+    },
   };
 }
 

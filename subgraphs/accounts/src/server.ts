@@ -1,6 +1,7 @@
 // Builds the accounts subgraph (no port, no globals): GraphQL, the JWKS, and the internal
 // user look-up that the wallet uses for transfers.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   checkPoolFits,
@@ -11,6 +12,7 @@ import {
   createTokenVerifier,
   type JsonRoute,
   type Logger,
+  loadOrCreateDevSecret,
   localKeySet,
   remoteKeySet,
   SERVICE_TOKEN_HEADER,
@@ -19,7 +21,7 @@ import {
 } from '@giftpay/common';
 import { parse } from 'graphql';
 import { createAccountsService } from './accounts.service.ts';
-import type { AccountsConfig } from './config.ts';
+import { type AccountsConfig, DEVELOPMENT_ADMIN_PASSWORD_FILE } from './config.ts';
 import * as schema from './db/schema.ts';
 import { createPasswordHasher } from './password-hasher.ts';
 import { createResolvers } from './resolvers/index.ts';
@@ -58,6 +60,8 @@ export async function createServer({
   if (config.bootstrapAdmin) {
     const admin = await accounts.ensureAdmin(config.bootstrapAdmin);
     logger.info({ userId: admin.id, username: admin.username }, 'bootstrap admin is present');
+  } else if (config.developmentAdmin) {
+    await ensureDevelopmentAdmin(accounts, config, logger);
   }
 
   const routes: JsonRoute[] = [
@@ -108,4 +112,27 @@ export async function createServer({
       await database.close();
     },
   };
+}
+
+/**
+ * Development only (see AccountsConfig.developmentAdmin): when no account is an admin, creates
+ * one with a password generated into DATA_DIR/secrets, so a first `pnpm start` can issue cards.
+ * The log line names the file, never the password; `pnpm start` shows the password once.
+ */
+async function ensureDevelopmentAdmin(accounts: AccountsServer['accounts'], config: AccountsConfig, logger: Logger): Promise<void> {
+  const admin = config.developmentAdmin;
+  if (!admin || (await accounts.hasAdmin())) return;
+  const password = loadOrCreateDevSecret(config.dataDir, DEVELOPMENT_ADMIN_PASSWORD_FILE, () => randomBytes(18).toString('base64url'));
+  const created = await accounts.createAdminIfAbsent({ username: admin.username, password });
+  if (created) {
+    logger.warn(
+      { event: 'development-admin-created', username: admin.username, passwordFile: admin.passwordFile },
+      `created the development admin "${admin.username}"; its password is in ${admin.passwordFile} (set BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_PASSWORD to choose your own)`,
+    );
+  } else if (!(await accounts.hasAdmin())) {
+    // Another replica may have just created it; otherwise someone signed up as "admin".
+    logger.warn(
+      `no account is an admin and the name "${admin.username}" belongs to an ordinary account: set BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_PASSWORD to have an admin`,
+    );
+  }
 }

@@ -14,6 +14,7 @@ import {
   loadCommonConfig,
   loadOrCreateDevSecret,
   supportedCurrencies,
+  withSecretFiles,
 } from '@giftpay/common';
 
 export interface WalletConfig extends CommonConfig {
@@ -27,7 +28,8 @@ export interface WalletConfig extends CommonConfig {
   readonly serviceCallTimeoutMs: number;
 }
 
-export function loadConfig(env: Env): WalletConfig {
+export function loadConfig(environment: Env): WalletConfig {
+  const env = withSecretFiles(environment, ['DATABASE_URL', 'INTERNAL_API_TOKEN']);
   const common = loadCommonConfig(env);
   const defaultCurrency = envString(env, 'DEFAULT_CURRENCY', 'IRR').toUpperCase();
   if (!isSupportedCurrency(defaultCurrency)) {
