@@ -10,7 +10,7 @@ import { defineConfig } from 'vitest/config';
 const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
 
 const globalSetup = ['packages/testing/src/global-setup.ts'];
-const roots = ['gateway', 'subgraphs/*', 'packages/*', 'scripts'].map((root) => `${root}/test/**`);
+const roots = ['gateway', 'subgraphs/*', 'packages/*', 'examples/*', 'scripts'].map((root) => `${root}/test/**`);
 
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
@@ -19,6 +19,10 @@ export default defineConfig({
     // which ran every file in turn. Most files wait on sockets, processes and real-time
     // leases, not the CPU, and each has its own database and ports: three at once.
     maxWorkers: 3,
+    // Each file still gets a fresh module graph (isolate, the default): sharing modules between
+    // integration files (isolate: false) saved about a third of their CPU, but one full run with
+    // it failed the replica test with UNAUTHENTICATED answers that pass alone, so it stays off
+    // until whatever state leaks between files is found (issue 11's note).
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {

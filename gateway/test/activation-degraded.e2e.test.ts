@@ -3,7 +3,7 @@
 // and a credit that missed its first try is retried at once in the background, so it lands
 // within seconds instead of after the relay's lease.
 
-import { createTestDatabase, type Stack, startFaultyProxy, startGateway, startStack, type TestDatabase } from '@giftpay/testing';
+import { createTestDatabase, type Stack, startFaultyProxy, startGateway, startStack, type TestDatabase, waitUntil } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let database: TestDatabase;
@@ -32,14 +32,6 @@ interface Activation {
 async function redemptionRow(id: string) {
   const [row] = await database.sql`select status, attempts from gift_cards.redemptions where id = ${id}`;
   return row;
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 50));
-  }
 }
 
 describe('activating while the wallet cannot answer', () => {
@@ -92,7 +84,7 @@ describe('a credit that missed its first try', () => {
       link.mode = 'pass';
     }
     const id = answer.data?.activateGiftCard?.redemption.id as string;
-    await until(async () => (await redemptionRow(id))?.status === 'CREDITED', 'the quick retry to credit');
+    await waitUntil('the quick retry to credit', async () => (await redemptionRow(id))?.status === 'CREDITED');
     // The refused first try (and perhaps the first quick retry, if it fired before the link
     // was mended), then exactly one delivery that reached the wallet.
     const row = await redemptionRow(id);
@@ -116,7 +108,7 @@ describe('a credit that missed its first try', () => {
       const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
       const id = answer.data?.activateGiftCard?.redemption.id as string;
       // The first try and the two quick retries (100 ms, then 300 ms later) are all refused.
-      await until(async () => (await redemptionRow(id))?.attempts === 3, 'three failed attempts');
+      await waitUntil('three failed attempts', async () => (await redemptionRow(id))?.attempts === 3);
       await new Promise((done) => setTimeout(done, 1000));
       expect(await redemptionRow(id)).toEqual({ status: 'PENDING', attempts: 3 });
     } finally {

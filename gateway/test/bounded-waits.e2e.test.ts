@@ -3,9 +3,19 @@
 // that trickles its request is cut off; connections past the cap are refused; and a pool that
 // cannot fit the database is refused at start with a message naming DB_POOL_MAX.
 
-import { connect, type Socket } from 'node:net';
 import { ConfigError, checkPoolFits } from '@giftpay/common';
-import { createTestDatabase, type SignedIn, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import {
+  closedAfter,
+  createTestDatabase,
+  healthStatus,
+  openSocket,
+  type SignedIn,
+  type Stack,
+  startStack,
+  type TestDatabase,
+  trickleUntilClosed,
+  waitUntil,
+} from '@giftpay/testing';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -42,12 +52,11 @@ describe('a promotion row locked for a long time', () => {
     });
     try {
       // The lock is held: wait until PostgreSQL shows it, so the fault is real.
-      for (let tries = 0; tries < 50; tries += 1) {
+      await waitUntil('PostgreSQL to show the row lock', async () => {
         const [row] =
           await database.sql`select count(*)::int as n from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'gift_cards' and l.mode = 'RowShareLock'`;
-        if ((row?.n ?? 0) > 0) break;
-        await new Promise((done) => setTimeout(done, 20));
-      }
+        return (row?.n ?? 0) > 0;
+      });
       const users = await Promise.all(Array.from({ length: 12 }, () => stack.signUp()));
       const started = Date.now();
       const answers = await Promise.all(users.map((each) => stack.graphql(ACTIVATE, { token: each.token, variables: { code: promo.code } })));
@@ -74,54 +83,21 @@ describe('a promotion row locked for a long time', () => {
   });
 });
 
-function openSocket(url: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((done, fail) => {
-    const socket = connect(Number(port), hostname, () => done(socket));
-    socket.once('error', fail);
-  });
-}
-
-/** Resolves with how long the server took to end the connection, and what it said first. */
-function closedAfter(socket: Socket): Promise<{ ms: number; said: string }> {
-  const started = Date.now();
-  let said = '';
-  socket.on('data', (chunk) => {
-    said += chunk.toString();
-  });
-  socket.on('error', () => {});
-  return new Promise((done) => socket.once('close', () => done({ ms: Date.now() - started, said })));
-}
-
 describe('the HTTP edge', () => {
   it('cuts off a client that trickles its body, after HTTP_REQUEST_TIMEOUT_MS, with 408', async () => {
-    const socket = await openSocket(stack.gatewayUrl);
-    const closed = closedAfter(socket);
-    socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
-    const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
-    try {
-      const { ms, said } = await closed;
-      expect(said).toMatch(/^HTTP\/1\.1 408/);
-      expect(ms).toBeLessThan(10_000);
-    } finally {
-      clearInterval(trickle);
-      socket.destroy();
-    }
+    const { ms, said } = await trickleUntilClosed(
+      stack.gatewayUrl,
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+      ' ',
+    );
+    expect(said).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeLessThan(10_000);
   });
 
   it('cuts off a client that trickles its headers, after HTTP_HEADERS_TIMEOUT_MS', async () => {
-    const socket = await openSocket(stack.wallet.listening.url);
-    const closed = closedAfter(socket);
-    socket.write('GET /health HTTP/1.1\r\n');
-    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
-    try {
-      const { ms, said } = await closed;
-      expect(said).toMatch(/^HTTP\/1\.1 408/);
-      expect(ms).toBeLessThan(10_000);
-    } finally {
-      clearInterval(trickle);
-      socket.destroy();
-    }
+    const { ms, said } = await trickleUntilClosed(stack.wallet.listening.url, 'GET /health HTTP/1.1\r\n', 'X-Slow: 1\r\n');
+    expect(said).toMatch(/^HTTP\/1\.1 408/);
+    expect(ms).toBeLessThan(10_000);
   });
 
   it('refuses connections past HTTP_MAX_CONNECTIONS and serves again once they are gone', async () => {
@@ -133,8 +109,8 @@ describe('the HTTP edge', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
     }
-    await new Promise((done) => setTimeout(done, 100));
-    expect((await fetch(`${stack.accounts.listening.url}/health`)).status).toBe(200);
+    // Served again once they are gone (the server notices each close on its own time).
+    await waitUntil('accounts to serve /health again', async () => (await healthStatus(stack.accounts.listening.url)) === 200, { timeoutMs: 10_000 });
   });
 });
 

@@ -21,6 +21,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
   await tracing?.shutdown();
+  // startTracing registered its provider, propagator and context manager process-wide, and
+  // this worker goes on to run other files (isolate: false): take them out again, as the
+  // OpenTelemetry API's disable() does, so no later file traces by accident.
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('opentelemetry.js.api.1')];
 });
 
 function service(span: ReadableSpan): unknown {

@@ -1,16 +1,22 @@
 // The supervisor behind `pnpm start`: a service that dies is started again, with a back-off and
 // a line in the log saying so, while the rest of the stack goes on serving; the stack stops
 // only on Ctrl-C, or when a service cannot start (a configuration error, or failing again
-// and again right after each start).
+// and again right after each start). The stack runs on a database of the test run's
+// PostgreSQL (DATABASE_URL): the embedded one has tests of its own in start.e2e.test.ts.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, healthStatus, type StackProcess, stackProcessEnv, startStackProcess, type TestDatabase, waitUntil } from '@giftpay/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const running: StackProcess[] = [];
 const folders: string[] = [];
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
 
 afterEach(async () => {
   for (const stack of running.splice(0)) {
@@ -23,7 +29,7 @@ afterEach(async () => {
 async function freshEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const dataDir = await mkdtemp(join(tmpdir(), 'giftpay-supervisor-'));
   folders.push(dataDir);
-  return stackProcessEnv(dataDir, extra);
+  return stackProcessEnv(dataDir, { DATABASE_URL: database.url, ...extra });
 }
 
 function pidOf(stack: StackProcess, service: string, occurrence = 0): number {
@@ -33,21 +39,8 @@ function pidOf(stack: StackProcess, service: string, occurrence = 0): number {
   return pid;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
-async function healthOf(env: Record<string, string>): Promise<number> {
-  try {
-    return (await fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`, { signal: AbortSignal.timeout(2000) })).status;
-  } catch {
-    return 0;
-  }
-}
+const gatewayOf = (env: Record<string, string>) => `http://127.0.0.1:${env.GATEWAY_PORT}`;
+const SLOW = { timeoutMs: 60_000, intervalMs: 100 };
 
 describe('the pnpm start supervisor', () => {
   it('restarts a service that was killed, says so, and the stack serves again without a restart of the others', async () => {
@@ -59,10 +52,10 @@ describe('the pnpm start supervisor', () => {
 
     const killedAt = Date.now();
     process.kill(walletPid, 'SIGKILL');
-    await until(() => /wallet exited \(SIGKILL\); restarting it in [\d.]+ s/.test(stack.output()), 'the restart notice');
-    await until(() => [...stack.output().matchAll(/wallet started \(pid \d+\)/g)].length === 2, 'the wallet started again');
+    await waitUntil('the restart notice', () => /wallet exited \(SIGKILL\); restarting it in [\d.]+ s/.test(stack.output()), SLOW);
+    await waitUntil('the wallet started again', () => [...stack.output().matchAll(/wallet started \(pid \d+\)/g)].length === 2, SLOW);
     expect(pidOf(stack, 'wallet', 1)).not.toBe(walletPid);
-    await until(async () => (await healthOf(env)) === 200, '/health answering 200 again');
+    await waitUntil('/health answering 200 again', async () => (await healthStatus(gatewayOf(env))) === 200, SLOW);
     console.info(`supervisor: the killed wallet was serving again ${Date.now() - killedAt} ms after the kill`);
 
     // The supervisor and the other services are the same processes as before.

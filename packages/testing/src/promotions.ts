@@ -14,6 +14,7 @@ import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import type postgres from 'postgres';
 import { type FaultyProxy, startFaultyProxy } from './faulty-proxy.ts';
 import { type GraphQLResult, type SignedIn, type Stack, testEnv } from './stack.ts';
+import { waitUntil } from './waits.ts';
 
 /** The activation operation, with what the promotion tests read from its answer. */
 export const ACTIVATE_GIFT_CARD = `mutation ($code: String!) {
@@ -154,19 +155,6 @@ export async function outboxRowsOf(sql: postgres.Sql, cardId: string): Promise<O
 export async function databaseNowMs(sql: postgres.Sql): Promise<number> {
   const [row] = await sql`select extract(epoch from clock_timestamp()) * 1000 as now_ms`;
   return Number(row?.now_ms);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns something truthy; throws after `timeoutMs` with `what` and the last value seen. */
-export async function waitUntil<T>(what: string, probe: () => Promise<T>, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${options.timeoutMs ?? 20_000} ms (last seen: ${String(value)})`);
-    await sleep(options.intervalMs ?? 50);
-  }
 }
 
 /** Waits, in real time, until every PENDING credit of the card is due (its lease or back-off over). Reads only. */
