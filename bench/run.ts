@@ -8,6 +8,8 @@
 // latest.md and latest.svg; exits non-zero when an outcome is not exact or a path fails.
 //
 // `pnpm bench --quick` (CI): the same code with tiny sizes, written to bench/results/quick.*.
+// `pnpm bench --only <scenario>` (flash, walletRead, spend or shards): that scenario alone,
+// written to bench/results/<scenario>.* (with --quick: quick-<scenario>.*), latest.* untouched.
 // Overrides: BENCH_SLOTS, BENCH_USERS, BENCH_CONCURRENCY.
 
 import { execFileSync } from 'node:child_process';
@@ -15,17 +17,27 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type BenchContext, urlOf } from './lib/context.ts';
-import { PATH_LABELS, type PathFigures, type PathId, SCENARIO_LABELS } from './lib/figures.ts';
+import { PATH_LABELS, type PathFigures, type PathId, SCENARIO_LABELS, type ScenarioId } from './lib/figures.ts';
 import { createGraphQLClient } from './lib/load.ts';
 import { type BenchRun, toMarkdown, toSvg } from './lib/report.ts';
 import { type BenchUser, createUsers, fundWallets } from './lib/seed.ts';
 import { type BenchStack, startBenchStack } from './lib/stack.ts';
 import { type HiveGateway, startHiveGateway } from './peers/hive-gateway.ts';
 import { flashAtDatabase, flashOverGraphQL, prepareCeilingDatabase } from './scenarios/flash.ts';
+import { SHARD_COUNTS, shardsAtDatabase, shardsThroughGateway } from './scenarios/shards.ts';
 import { spend } from './scenarios/spend.ts';
 import { WALLET_READ, walletRead } from './scenarios/wallet-read.ts';
 
 const quick = process.argv.includes('--quick');
+const SCENARIO_IDS: readonly ScenarioId[] = ['flash', 'walletRead', 'spend', 'shards'];
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] as ScenarioId | undefined) : undefined;
+if (onlyAt >= 0 && (only === undefined || !SCENARIO_IDS.includes(only))) {
+  console.error(`--only takes one of ${SCENARIO_IDS.join(', ')}`);
+  process.exit(2);
+}
+/** Whether this run measures `scenario`: every one, or the one of --only. */
+const runs = (scenario: ScenarioId) => only === undefined || only === scenario;
 const fromEnv = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 
 const SIZES = quick
@@ -48,7 +60,7 @@ const READ_AMOUNT = 1000;
 const SPEND_FUNDS = 100_000;
 
 const resultsDir = fileURLToPath(new URL('results/', import.meta.url));
-const outputName = quick ? 'quick' : 'latest';
+const outputName = only ? `${quick ? 'quick-' : ''}${only}` : quick ? 'quick' : 'latest';
 const startedAt = new Date();
 const loadAverageBefore = loadavg();
 
@@ -116,12 +128,15 @@ try {
   stack = await startBenchStack();
   const benchStack = stack;
   say(`stack ready: ${JSON.stringify(benchStack.pids())}, PostgreSQL pid ${benchStack.postgresPid}, pool ${benchStack.poolSize} per service`);
-  try {
-    hive = await startHiveGateway(benchStack);
-    say(`Hive Gateway ${hive.version} ready (pid ${hive.pid})`);
-  } catch (error) {
-    failures.push(`Hive Gateway could not start: ${(error as Error).message}`);
-    say(`Hive Gateway could not start: ${(error as Error).message}`);
+  // Hive Gateway only takes part in the scenarios that compare gateways.
+  if (runs('flash') || runs('walletRead') || runs('spend')) {
+    try {
+      hive = await startHiveGateway(benchStack);
+      say(`Hive Gateway ${hive.version} ready (pid ${hive.pid})`);
+    } catch (error) {
+      failures.push(`Hive Gateway could not start: ${(error as Error).message}`);
+      say(`Hive Gateway could not start: ${(error as Error).message}`);
+    }
   }
   const hivePid = hive?.pid;
   const gatewayPaths = GRAPHQL_PATHS.filter((path) => path !== 'hive' || hive);
@@ -132,13 +147,17 @@ try {
   const [admin] = await createUsers(benchStack, 'bench_admin', 1, ['admin', 'user']);
   const crowd = async (name: string, count: number) => createUsers(benchStack, name, count);
   const flashUsers = new Map<PathId, { warm: BenchUser[]; measured: BenchUser[] }>();
-  for (const path of flashPaths) {
+  for (const path of runs('flash') ? flashPaths : []) {
     flashUsers.set(path, { warm: await crowd(`bench_flash_warm_${path}`, warm(settings.users)), measured: await crowd(`bench_flash_${path}`, settings.users) });
   }
-  const readers = await crowd('bench_reader', settings.readUsers);
+  // One crowd for every K: each K's card is new, so each user may win each once.
+  const shardUsers = runs('shards')
+    ? { warm: await crowd('bench_shards_warm', warm(settings.users)), measured: await crowd('bench_shards', settings.users) }
+    : null;
+  const readers = runs('walletRead') ? await crowd('bench_reader', settings.readUsers) : await crowd('bench_reader', 2);
   await fundWallets(benchStack.sql, readers, READ_AMOUNT, settings.readEntriesPerWallet);
   const spenders = new Map<PathId, { warm: BenchUser[]; measured: BenchUser[] }>();
-  for (const path of flashPaths) {
+  for (const path of runs('spend') ? flashPaths : []) {
     const group = { warm: await crowd(`bench_spend_warm_${path}`, warm(settings.spenders)), measured: await crowd(`bench_spend_${path}`, settings.spenders) };
     await fundWallets(benchStack.sql, [...group.warm, ...group.measured], SPEND_FUNDS, 1);
     spenders.set(path, group);
@@ -176,13 +195,13 @@ try {
 
   say('warming every path up (not measured)…');
   for (const path of flashPaths) {
-    const users = (flashUsers.get(path) as { warm: BenchUser[] }).warm;
-    const spending = (spenders.get(path) as { warm: BenchUser[] }).warm;
-    const concurrency = Math.min(settings.concurrency, users.length);
+    const users = flashUsers.get(path)?.warm ?? [];
+    const spending = spenders.get(path)?.warm ?? [];
+    const concurrency = Math.min(settings.concurrency, Math.max(users.length, spending.length, 1));
     const warmUps = [
-      () => flashOverGraphQL(context, path, { slots: warm(settings.slots), users, concurrency }),
-      () => spend(context, path, { users: spending, funds: SPEND_FUNDS, keys: settings.spendKeysPerUser, concurrency }),
-      ...(path === 'direct'
+      ...(runs('flash') ? [() => flashOverGraphQL(context, path, { slots: warm(settings.slots), users, concurrency })] : []),
+      ...(runs('spend') ? [() => spend(context, path, { users: spending, funds: SPEND_FUNDS, keys: settings.spendKeysPerUser, concurrency })] : []),
+      ...(path === 'direct' || !runs('walletRead')
         ? []
         : [
             () =>
@@ -204,18 +223,34 @@ try {
       }
     }
   }
-  await flashAtDatabase(context, ceilingUrl, { slots: warm(settings.slots), users: warm(settings.users), concurrency: settings.concurrency });
+  if (shardUsers) {
+    const shards = Math.max(...SHARD_COUNTS);
+    const concurrency = Math.min(settings.concurrency, shardUsers.warm.length);
+    const figures = await shardsThroughGateway(context, { slots: warm(settings.slots), users: shardUsers.warm, concurrency, shards });
+    if (!figures.exact) say(`warm-up not exact: ${summary(figures)}`);
+  }
+  // The ceiling splits its card as the stack does a card of that size (GIFT_CARD_SLOT_SHARDS).
+  const ceilingShards = benchStack.slotShardsFor(settings.slots);
+  if (runs('flash') || runs('shards'))
+    await flashAtDatabase(context, ceilingUrl, {
+      slots: warm(settings.slots),
+      users: warm(settings.users),
+      concurrency: settings.concurrency,
+      shards: benchStack.slotShardsFor(warm(settings.slots)),
+    });
 
   say('measuring…');
-  for (const path of flashPaths) {
+  for (const path of runs('flash') ? flashPaths : []) {
     const users = (flashUsers.get(path) as { measured: BenchUser[] }).measured;
     await measured(() => flashOverGraphQL(context, path, { slots: settings.slots, users, concurrency: settings.concurrency }), `flash on ${PATH_LABELS[path]}`);
   }
-  await measured(
-    () => flashAtDatabase(context, ceilingUrl, { slots: settings.slots, users: settings.users, concurrency: settings.concurrency }),
-    'flash at the database',
-  );
-  for (const path of gatewayPaths) {
+  if (runs('flash')) {
+    await measured(
+      () => flashAtDatabase(context, ceilingUrl, { slots: settings.slots, users: settings.users, concurrency: settings.concurrency, shards: ceilingShards }),
+      'flash at the database',
+    );
+  }
+  for (const path of runs('walletRead') ? gatewayPaths : []) {
     await measured(
       () =>
         walletRead(context, path, {
@@ -228,11 +263,24 @@ try {
       `wallet read on ${PATH_LABELS[path]}`,
     );
   }
-  for (const path of flashPaths) {
+  for (const path of runs('spend') ? flashPaths : []) {
     const users = (spenders.get(path) as { measured: BenchUser[] }).measured;
     await measured(
       () => spend(context, path, { users, funds: SPEND_FUNDS, keys: settings.spendKeysPerUser, concurrency: settings.concurrency }),
       `spend on ${PATH_LABELS[path]}`,
+    );
+  }
+  for (const shards of shardUsers ? SHARD_COUNTS : []) {
+    await measured(
+      () => shardsAtDatabase(context, ceilingUrl, { slots: settings.slots, users: settings.users, concurrency: settings.concurrency, shards }),
+      `flash at the database, K = ${shards}`,
+    );
+  }
+  for (const shards of shardUsers ? SHARD_COUNTS : []) {
+    const users = shardUsers?.measured ?? [];
+    await measured(
+      () => shardsThroughGateway(context, { slots: settings.slots, users, concurrency: settings.concurrency, shards }),
+      `flash through the gateway, K = ${shards}`,
     );
   }
   const startsAfter = benchStack.starts();
@@ -271,8 +319,8 @@ await mkdir(resultsDir, { recursive: true });
 await writeFile(`${resultsDir}${outputName}.json`, `${JSON.stringify(run, null, 2)}\n`);
 await writeFile(`${resultsDir}${outputName}.svg`, toSvg(run));
 await writeFile(`${resultsDir}${outputName}.md`, toMarkdown(run, `${outputName}.svg`));
-if (!quick) {
-  // Committed files: laid out as `pnpm lint` wants them (JSON and Markdown tables).
+if (!quick && !only) {
+  // Committed files (not the ignored ones of --only): laid out as `pnpm lint` wants them (JSON and Markdown tables).
   try {
     const biome = fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url));
     execFileSync(biome, ['format', '--write', `${resultsDir}${outputName}.json`, `${resultsDir}${outputName}.md`], { stdio: 'ignore' });

@@ -4,7 +4,7 @@
 import { cpuDelta, cpuSnapshot } from './cpu.ts';
 import { type Burst, countBy, latencySummary } from './load.ts';
 
-export type ScenarioId = 'flash' | 'walletRead' | 'spend';
+export type ScenarioId = 'flash' | 'walletRead' | 'spend' | 'shards';
 export type PathId = 'giftpay' | 'hive' | 'direct' | 'database';
 
 export const PATH_LABELS: Record<PathId, string> = {
@@ -18,6 +18,7 @@ export const SCENARIO_LABELS: Record<ScenarioId, string> = {
   flash: 'flash promotion',
   walletRead: 'wallet read',
   spend: 'spend (idempotent debits)',
+  shards: 'flash promotion by slot shards (K counter rows)',
 };
 
 export interface Check {
@@ -35,6 +36,8 @@ export interface Latency {
 
 export interface FlashFigures {
   readonly slots: number;
+  /** K: the counter rows the card's slots were split over (1: the card's own row). */
+  readonly slotShards?: number;
   readonly users: number;
   readonly winners: number;
   /** From the first request sent to the last winner's answer. */

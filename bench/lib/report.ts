@@ -26,7 +26,7 @@ export interface BenchRun {
   readonly exact: boolean;
 }
 
-const SCENARIOS: readonly ScenarioId[] = ['flash', 'walletRead', 'spend'];
+const SCENARIOS: readonly ScenarioId[] = ['flash', 'walletRead', 'spend', 'shards'];
 const COLORS: Record<PathId, string> = { giftpay: '#2b6cb0', hive: '#d69e2e', direct: '#38a169', database: '#718096' };
 
 function ratio(value: number | null | undefined, base: number | null | undefined): string {
@@ -69,16 +69,20 @@ const PROCESS_COLUMNS: readonly { title: string; pick: (row: PathFigures) => num
 function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
   const rows = run.results.filter((row) => row.scenario === scenario);
   if (rows.length === 0) return [];
-  const base = rows.find((row) => row.path === 'giftpay');
+  const flashLike = scenario === 'flash' || scenario === 'shards';
+  // By slot shards, each row's ratios are to K = 1 on the same path; elsewhere to GiftPay's gateway.
+  const gateway = rows.find((row) => row.path === 'giftpay');
+  const baseOf = (row: PathFigures) => (scenario === 'shards' ? rows.find((other) => other.path === row.path && other.flash?.slotShards === 1) : gateway);
+  const base = gateway;
   const first = rows[0] as PathFigures;
   const lines: string[] = [];
-  const size =
-    scenario === 'flash'
-      ? `${number(first.flash?.slots)} slots, ${number(first.flash?.users)} users, ${first.concurrency} in flight`
-      : `${number(first.requests + first.unsent)} requests, ${first.concurrency} in flight`;
+  const size = flashLike
+    ? `${number(first.flash?.slots)} slots, ${number(first.flash?.users)} users, ${first.concurrency} in flight`
+    : `${number(first.requests + first.unsent)} requests, ${first.concurrency} in flight`;
   lines.push(`## ${SCENARIO_LABELS[scenario]} (${size})`, '');
+  if (scenario === 'shards') lines.push('Each figure is followed by its ratio to K = 1 on the same path.', '');
   const header = ['path', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors'];
-  if (scenario === 'flash')
+  if (flashLike)
     header.push(
       'slots filled in (s)',
       "winners' p50 ms",
@@ -90,6 +94,7 @@ function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
   header.push('exact');
   lines.push(`| ${header.join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`);
   for (const row of rows) {
+    const base = baseOf(row);
     const cells = [
       row.label,
       cell(row, base, (figures) => figures.requestsPerSecond),
@@ -98,7 +103,7 @@ function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
       cell(row, base, (figures) => figures.latencyMs.p99, 1),
       errorsOf(row),
     ];
-    if (scenario === 'flash') {
+    if (flashLike) {
       const flash = row.flash;
       cells.push(
         cell(row, base, (figures) => figures.flash?.fillSeconds, 2),
@@ -115,6 +120,7 @@ function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
   lines.push('', 'CPU milliseconds per request, by process:', '');
   lines.push(`| path | ${PROCESS_COLUMNS.map((column) => column.title).join(' | ')} |`, `|${[0, ...PROCESS_COLUMNS].map(() => ' --- ').join('|')}|`);
   for (const row of rows) {
+    const base = baseOf(row);
     const cells = PROCESS_COLUMNS.map((column) => {
       const value = column.pick(row);
       if (value === undefined) return '—';

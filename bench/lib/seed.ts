@@ -14,6 +14,20 @@ export interface BenchUser {
   readonly token: string;
 }
 
+/**
+ * Splits a card no one has claimed yet over `shards` counter rows (at most one a slot), as gift-cards does at issue
+ * under GIFT_CARD_SLOT_SHARDS (the same SQL function), so one stack can run every K.
+ */
+export async function splitSlots(sql: postgres.Sql, cardId: string, shards: number): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`delete from gift_cards.card_slot_shards where card_id = ${cardId}`;
+    const updated =
+      await tx`update gift_cards.gift_cards set slot_shards = least(${shards}, usage_limit) where id = ${cardId} and redemption_count = 0 returning id`;
+    if (updated.length !== 1) throw new Error(`card ${cardId} is missing or already claimed: it cannot be split`);
+    await tx`select gift_cards.split_card_slots(array[${cardId}]::uuid[])`;
+  });
+}
+
 /** No password verifies against this: bench users never log in. */
 const NO_PASSWORD = '!bench-user-without-password';
 const CHUNK = 5000;

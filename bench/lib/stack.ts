@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTokenSigner, generateSigningKeyPem, type TokenSigner } from '@giftpay/accounts/token-signer';
-import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
+import { loadConfig as loadGiftCardsConfig, slotShardsFor } from '@giftpay/gift-cards/config';
 import { type StackProcess, stackProcessEnv, startStackProcess } from '@giftpay/testing/stack-process';
 import postgres from 'postgres';
 import { childrenNamed } from './cpu.ts';
@@ -27,6 +27,8 @@ export interface BenchStack {
   readonly postgresPid: number;
   /** The pool size each service opens (DB_POOL_MAX as gift-cards reads it). */
   readonly poolSize: number;
+  /** K, the slot shards gift-cards gives a card of `slots` slots at issue (GIFT_CARD_SLOT_SHARDS). */
+  slotShardsFor(slots: number): number;
   readonly signer: TokenSigner;
   readonly jwt: { readonly issuer: string; readonly audience: string };
   /** A connection pool of the bench's own, for set-up and checks (never inside a measured burst). */
@@ -97,6 +99,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       databaseUrl,
       postgresPid,
       poolSize: giftCardsConfig.dbPoolMax,
+      slotShardsFor: (slots) => slotShardsFor(slots, giftCardsConfig.slotShards),
       signer,
       jwt: { issuer: giftCardsConfig.jwt.issuer, audience: giftCardsConfig.jwt.audience },
       sql,

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { type BenchContext, codeOf, urlOf } from '../lib/context.ts';
 import { burstFigures, type Check, check, type FlashFigures, measureCpu, type PathFigures, type PathId, round } from '../lib/figures.ts';
 import { type Burst, createGraphQLClient, type GraphQLReply, percentile, runBurst } from '../lib/load.ts';
-import type { BenchUser } from '../lib/seed.ts';
+import { type BenchUser, splitSlots } from '../lib/seed.ts';
 import type { BenchStack } from '../lib/stack.ts';
 
 /** What a winner is credited, in IRR. */
@@ -29,7 +29,12 @@ export interface FlashOptions {
   readonly slots: number;
   readonly users: readonly BenchUser[];
   readonly concurrency: number;
+  /** Split the card over this many counter rows before the burst, whatever the stack chose at issue. */
+  readonly shards?: number;
 }
+
+/** A card's redemption count as the API shows it: its own counter, plus its slot shards' when it has them. */
+const LIVE_COUNT = `c.redemption_count + coalesce((select sum(s.used) from gift_cards.card_slot_shards s where s.card_id = c.id), 0)::int`;
 
 const WINNING = new Set(['CREDITED', 'PENDING', 'CLAIMED']);
 
@@ -104,7 +109,7 @@ async function settledChecks(
     if (pending === 0 || performance.now() - started > context.settleMs) break;
     await new Promise((done) => setTimeout(done, 250));
   }
-  const [card] = await sql<{ count: number }[]>`select redemption_count as count from gift_cards.gift_cards where id = ${cardId}`;
+  const [card] = await sql<{ count: number }[]>`select ${sql.unsafe(LIVE_COUNT)} as count from gift_cards.gift_cards c where c.id = ${cardId}`;
   const redeemers = await sql<{ user_id: string }[]>`select user_id from gift_cards.redemptions where gift_card_id = ${cardId}`;
   const [ledger] = await sql<{ n: number; total: string }[]>`
     select count(*)::int as n, coalesce(sum(l.amount), 0)::text as total
@@ -119,7 +124,7 @@ async function settledChecks(
   const expectedTotal = String(slots * SLOT_VALUE);
   return {
     checks: [
-      check("the card's counter says every slot is taken", card?.count === slots, `redemption_count ${card?.count} of ${slots}`),
+      check("the card's count says every slot is taken", card?.count === slots, `redemption count ${card?.count} of ${slots}`),
       check('the redemptions are the winners told so', sameWinners, `${redeemers.length} redemptions, ${winnerIds.size} winners answered`),
       check('nothing pending at the end', pending === 0, `${pending} pending after ${round((performance.now() - started) / 1000, 1)} s`),
       check(
@@ -140,6 +145,7 @@ async function settledChecks(
 export async function flashOverGraphQL(context: BenchContext, path: PathId, options: FlashOptions): Promise<PathFigures> {
   const { slots, users, concurrency } = options;
   const card = await issuePromotion(context, slots);
+  if (options.shards !== undefined) await splitSlots(context.stack.sql, card.id, options.shards);
   const url = urlOf(context, path, 'gift-cards');
   const query = path === 'direct' ? STRAIGHT_TO_GIFT_CARDS : THROUGH_GATEWAY;
   const client = createGraphQLClient(concurrency);
@@ -180,15 +186,16 @@ export async function prepareCeilingDatabase(stack: BenchStack): Promise<string>
 export async function flashAtDatabase(
   context: BenchContext,
   ceilingUrl: string,
-  options: { slots: number; users: number; concurrency: number },
+  options: { slots: number; users: number; concurrency: number; shards: number },
 ): Promise<PathFigures> {
-  const { slots, users, concurrency } = options;
+  const { slots, users, concurrency, shards } = options;
   const sql = postgres(ceilingUrl, { max: context.stack.poolSize, onnotice: () => {} });
   try {
     const [card] = await sql<{ id: string }[]>`
       insert into gift_cards.gift_cards (code_hash, last4, value_amount, currency_code, usage_limit, created_by)
       values (${randomUUID()}, 'BNCH', ${SLOT_VALUE}, 'IRR', ${slots}, 'bench') returning id`;
     const cardId = card?.id as string;
+    await splitSlots(sql, cardId, shards);
     // Open the pool's connections first, as a running service has them.
     await Promise.all(Array.from({ length: context.stack.poolSize }, () => sql`select 1`));
     const userIds = Array.from({ length: users }, () => randomUUID());
@@ -202,7 +209,7 @@ export async function flashAtDatabase(
       ),
     );
     const [counted] = await sql<{ count: number; rows: number }[]>`
-      select c.redemption_count as count, (select count(*)::int from gift_cards.redemptions r where r.gift_card_id = c.id) as rows
+      select ${sql.unsafe(LIVE_COUNT)} as count, (select count(*)::int from gift_cards.redemptions r where r.gift_card_id = c.id) as rows
       from gift_cards.gift_cards c where c.id = ${cardId}`;
     const checks = [
       ...answersChecks(burst as Burst<unknown>, slots, users, 'USED_UP'),

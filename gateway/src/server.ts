@@ -3,7 +3,7 @@
 // forwarded to every subgraph, and /health that checks every subgraph.
 
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import {
@@ -17,18 +17,23 @@ import {
   createTokenVerifier,
   errorLoggingPlugin,
   Histogram,
+  type HttpAnswer,
+  HttpTimeoutError,
+  httpCall,
   injectTraceContext,
   type Logger,
   metricsPlugin,
   type Principal,
   type RemoteKeySet,
   remoteKeySet,
+  responseLike,
   SubgraphUnavailableError,
   type TokenVerifier,
   UnauthenticatedError,
 } from '@giftpay/common';
 import { GraphQLError } from 'graphql';
 import type { GatewayConfig } from './config.ts';
+import { graphiqlHandler } from './graphiql.ts';
 import { checkTokens, operationLimitRules } from './operation-limits.ts';
 
 export interface GatewayContext {
@@ -109,25 +114,30 @@ export async function createServer({
       const base = subgraphUrls[name];
       return new SubgraphDataSource({
         url: base ? `${base}/graphql` : url,
-        // Node's own fetch (undici): pooled keep-alive connections, and a deadline per call.
-        fetcher: (async (input: string, init?: RequestInit) => {
+        // undici's request API over one keep-alive Agent (packages/common/src/http-client.ts),
+        // with a deadline per call; Apollo reads the answer through a Response-shaped object.
+        fetcher: (async (input: string, init: { method?: string; headers?: Record<string, string>; body?: string }) => {
           const stop = subgraphDuration.startTimer({ subgraph: name });
+          let answer: HttpAnswer;
           try {
-            const response = await fetch(input, { ...init, signal: AbortSignal.timeout(config.subgraphTimeoutMs) });
-            stop({ outcome: String(response.status) });
-            // A proxy or load balancer in front of a subgraph says 502/503/504 when no replica can answer.
-            if (response.status === 502 || response.status === 503 || response.status === 504) {
-              const retryAfter = Number(response.headers.get('retry-after'));
-              await response.body?.cancel();
-              throw new SubgraphUnavailableError(name, 'unavailable', Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
-            }
-            return response;
+            answer = await httpCall(input, {
+              method: init.method === 'GET' ? 'GET' : 'POST',
+              ...(init.headers ? { headers: init.headers } : {}),
+              ...(init.body !== undefined ? { body: init.body } : {}),
+              timeoutMs: config.subgraphTimeoutMs,
+            });
           } catch (error) {
-            if (error instanceof SubgraphUnavailableError) throw error;
-            const reason = (error as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable';
+            const reason = error instanceof HttpTimeoutError ? 'timeout' : 'unreachable';
             stop({ outcome: reason });
             throw new SubgraphUnavailableError(name, reason);
           }
+          stop({ outcome: String(answer.status) });
+          // A proxy or load balancer in front of a subgraph says 502/503/504 when no replica can answer.
+          if (answer.status === 502 || answer.status === 503 || answer.status === 504) {
+            const retryAfter = Number(responseLike(input, answer).headers.get('retry-after'));
+            throw new SubgraphUnavailableError(name, 'unavailable', Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+          }
+          return responseLike(input, answer);
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest({ request, context }) {
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.
@@ -197,6 +207,24 @@ export async function createServer({
       return { requestId: request.requestId, token, principal, clientAddress, logger: logger.child({ requestId: request.requestId }) };
     },
   });
+
+  if (config.graphiql) {
+    // GraphiQL's page and files are static and public: answered before the GraphQL app, which serves JSON.
+    const serveGraphiql = graphiqlHandler();
+    const app = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        if (serveGraphiql(req, res)) return;
+      } catch (error) {
+        logger.error({ err: error, path: req.url }, 'GraphiQL file not served');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('GraphiQL could not be served; see the gateway log.');
+        return;
+      }
+      for (const listener of app) listener.call(server, req, res);
+    });
+  }
 
   return {
     server,

@@ -5,7 +5,7 @@
 // concurrent failures are answered RATE_LIMITED once the limit is passed. Only failures
 // count: a burst of legitimate users behind one address is never refused.
 
-import { type SQL, sql } from 'drizzle-orm';
+import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { RateLimitedError } from './errors.ts';
 
 export interface AttemptLimit {
@@ -17,6 +17,12 @@ export interface AttemptLimit {
 export interface AttemptSubject {
   /** What is limited, e.g. `user:<id>` or `address:<ip>`. */
   readonly key: string;
+  readonly limit: AttemptLimit;
+}
+
+/** A subject whose key is given later: a placeholder of a prepared statement. */
+export interface AttemptSubjectTemplate {
+  readonly key: string | SQLWrapper;
   readonly limit: AttemptLimit;
 }
 
@@ -39,16 +45,28 @@ export function createAttemptLimiter(table: readonly [schema: string, name: stri
   for (const part of table) if (!/^[a-z_][a-z0-9_]*$/.test(part)) throw new Error(`"${part}" is not a plain identifier`);
   const target = sql.raw(`"${table[0]}"."${table[1]}"`);
 
+  /**
+   * An SQL expression: the seconds to wait before the next attempt, 0 when no subject has used
+   * up its failures in the current window. One expression for every subject, so the check is
+   * one round trip and can ride along in another statement (gift-cards' card lookup).
+   */
+  function waitSeconds(subjects: readonly AttemptSubjectTemplate[]): SQL {
+    if (subjects.length === 0) return sql`0`;
+    const each = subjects.map(
+      ({ key, limit }) =>
+        sql`(select ${retryAfter(limit)} from ${target} where subject = ${key} and window_start = ${windowStart(limit)} and count >= ${limit.max})`,
+    );
+    return sql`coalesce(greatest(${sql.join(each, sql`, `)}), 0)`;
+  }
+
   return {
+    waitSeconds,
+
     /** Refuses with RATE_LIMITED when any subject has used up its failures in the current window. */
     async check(execute: Execute, subjects: readonly AttemptSubject[]): Promise<void> {
-      let wait = 0;
-      for (const { key, limit } of subjects) {
-        const [row] = await execute(sql`
-          select ${retryAfter(limit)} as retry_after from ${target}
-          where subject = ${key} and window_start = ${windowStart(limit)} and count >= ${limit.max}`);
-        if (row) wait = Math.max(wait, Number(row.retry_after));
-      }
+      if (subjects.length === 0) return;
+      const [row] = await execute(sql`select ${waitSeconds(subjects)} as retry_after`);
+      const wait = Number(row?.retry_after ?? 0);
       if (wait > 0) throw new RateLimitedError(wait);
     },
 

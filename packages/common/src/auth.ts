@@ -109,15 +109,38 @@ function principalFrom(payload: JWTPayload): Principal {
   return { userId: sub, username: typeof username === 'string' ? username : '', roles: validRoles };
 }
 
-export function createTokenVerifier(keys: KeySource, rules: JwtRules): TokenVerifier {
+/** How many verified tokens a process remembers (see createTokenVerifier). */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/**
+ * Verifies a token's signature and claims; a token that passed is remembered (bounded, least
+ * recently verified dropped first) until it expires or passes the maximum token age, so a
+ * client's next requests cost a map lookup instead of a signature check. The key is the whole
+ * token, so a token changed in any byte is verified afresh; a refused token is never kept.
+ * Tokens cannot be revoked before they expire (there is no revocation list), so remembering
+ * one changes nothing a client could do with it.
+ */
+export function createTokenVerifier(keys: KeySource, rules: JwtRules, options: { cacheSize?: number; now?: () => number } = {}): TokenVerifier {
+  const cacheSize = options.cacheSize ?? VERIFIED_TOKEN_CACHE_SIZE;
+  // Read at each call (not `Date.now` kept once), so a clock replaced later, as tests do, is the one used.
+  const now = options.now ?? (() => Date.now());
+  const verified = new Map<string, { principal: Principal; validUntilMs: number }>();
+  // A key id is required: without one, a key set of one key would accept any token it verifies.
+  const keyWithId = (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+    if (typeof header.kid !== 'string' || header.kid === '') throw new UnauthenticatedError('The token names no signing key (kid).');
+    return keys(header, input);
+  };
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        verified.delete(token);
+        if (now() < known.validUntilMs) {
+          verified.set(token, known);
+          return known.principal;
+        }
+      }
       try {
-        // A key id is required: without one, a key set of one key would accept any token it verifies.
-        const keyWithId = (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
-          if (typeof header.kid !== 'string' || header.kid === '') throw new UnauthenticatedError('The token names no signing key (kid).');
-          return keys(header, input);
-        };
         const { payload } = await jwtVerify(token, keyWithId, {
           algorithms: [...rules.algorithms],
           issuer: rules.issuer,
@@ -125,8 +148,17 @@ export function createTokenVerifier(keys: KeySource, rules: JwtRules): TokenVeri
           clockTolerance: rules.clockToleranceSeconds,
           maxTokenAge: rules.maxTokenAgeSeconds,
           requiredClaims: ['exp', 'iat', 'sub'],
+          currentDate: new Date(now()),
         });
-        return principalFrom(payload);
+        const principal = principalFrom(payload);
+        // Kept while jose would still accept it: before exp and before iat + the maximum age
+        // (the clock tolerance is left out, so a remembered token lapses no later than a checked one).
+        const validUntilMs = Math.min(Number(payload.exp) * 1000, (Number(payload.iat) + rules.maxTokenAgeSeconds) * 1000);
+        if (cacheSize > 0 && Number.isFinite(validUntilMs)) {
+          if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+          verified.set(token, { principal, validUntilMs });
+        }
+        return principal;
       } catch (error) {
         // The keys could not be fetched: the token may well be valid; the client must keep it.
         if (error instanceof ServiceUnavailableError) throw error;

@@ -3,6 +3,7 @@
 // receiving side (constant-time).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { type HttpAnswer, HttpTimeoutError, httpCall } from './http-client.ts';
 import { injectTraceContext } from './tracing.ts';
 
 export const SERVICE_TOKEN_HEADER = 'x-giftpay-service-token';
@@ -38,9 +39,9 @@ export interface ServiceCall {
 }
 
 export async function postToService<T>(call: ServiceCall): Promise<T> {
-  let response: Response;
+  let answer: HttpAnswer;
   try {
-    response = await fetch(call.url, {
+    answer = await httpCall(call.url, {
       method: 'POST',
       headers: {
         ...injectTraceContext({}),
@@ -49,19 +50,18 @@ export async function postToService<T>(call: ServiceCall): Promise<T> {
         ...(call.requestId ? { 'x-request-id': call.requestId } : {}),
       },
       body: JSON.stringify(call.body),
-      signal: AbortSignal.timeout(call.timeoutMs),
+      timeoutMs: call.timeoutMs,
     });
   } catch (error) {
-    const reason = (error as Error).name === 'TimeoutError' ? `timed out after ${call.timeoutMs} ms` : (error as Error).message;
+    const reason = error instanceof HttpTimeoutError ? `timed out after ${call.timeoutMs} ms` : (error as Error).message;
     throw new ServiceCallError(`POST ${call.url} failed: ${reason}`, null);
   }
-  const text = await response.text();
   let parsed: unknown = null;
   try {
-    parsed = text === '' ? null : JSON.parse(text);
+    parsed = answer.text === '' ? null : JSON.parse(answer.text);
   } catch {
-    parsed = text;
+    parsed = answer.text;
   }
-  if (!response.ok) throw new ServiceCallError(`POST ${call.url} answered ${response.status}`, response.status, parsed);
+  if (answer.status < 200 || answer.status > 299) throw new ServiceCallError(`POST ${call.url} answered ${answer.status}`, answer.status, parsed);
   return parsed as T;
 }

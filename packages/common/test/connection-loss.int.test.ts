@@ -14,7 +14,7 @@ const fixture = fileURLToPath(new URL('./fixtures/connection-loss.ts', import.me
 describe('a pool whose connections are terminated under load', () => {
   it('keeps the process alive, settles every query, and serves again by itself', async () => {
     const database = await createTestDatabase();
-    const run = spawnSync(process.execPath, ['--import', 'tsx', fixture], {
+    const run = spawnSync(process.execPath, [fixture], {
       env: { ...process.env, TEST_DATABASE_URL: database.url, KILL_FOR_MS: '4000' },
       encoding: 'utf8',
       timeout: 60_000,

@@ -101,7 +101,8 @@ describe('the signing keys', () => {
   it('are kept when a refresh fails: a valid token is still accepted while the JWKS is down', async () => {
     const key = await signingKey('k1');
     const jwks = await startJwks([key.jwk]);
-    const verifier = createTokenVerifier(remoteKeySet(jwks.url, { cacheMaxAgeMs: 0, cooldownMs: 0 }), rules);
+    // No verified-token cache here: each request must reach the key set.
+    const verifier = createTokenVerifier(remoteKeySet(jwks.url, { cacheMaxAgeMs: 0, cooldownMs: 0 }), rules, { cacheSize: 0 });
     const token = await tokenSignedBy(key);
     await verifier.verify(token);
     jwks.mode = 'fail';

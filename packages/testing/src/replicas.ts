@@ -38,7 +38,7 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const label = options.label ?? name;
   const port = options.port ?? (await freePort());
-  const child = spawn(process.execPath, ['--import', 'tsx', `subgraphs/${name}/src/main.ts`], {
+  const child = spawn(process.execPath, [`subgraphs/${name}/src/main.ts`], {
     cwd: root,
     env: { ...process.env, ...env, LOG_LEVEL: 'info', [PORT_VARIABLE[name]]: String(port) } as Record<string, string>,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,12 @@ import {
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
+  withSecretFiles,
 } from '@giftpay/common';
+import { MAX_SLOT_SHARDS, type SlotShardsSetting } from './domain/slot-shards.ts';
+
+/** What K a card of N slots gets under a GIFT_CARD_SLOT_SHARDS setting (for the bench, which issues through the API). */
+export { slotShardsFor } from './domain/slot-shards.ts';
 
 export interface GiftCardsConfig extends CommonConfig {
   readonly port: number;
@@ -30,9 +35,12 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number; readonly quickRetryDelaysMs: readonly number[] };
   /** Wrong codes allowed per window before RATE_LIMITED. */
   readonly failedActivations: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
+  /** GIFT_CARD_SLOT_SHARDS: the counter rows a card's slots are split over at issue, `auto` (by size) or a fixed K. */
+  readonly slotShards: SlotShardsSetting;
 }
 
-export function loadConfig(env: Env): GiftCardsConfig {
+export function loadConfig(environment: Env): GiftCardsConfig {
+  const env = withSecretFiles(environment, ['DATABASE_URL', 'INTERNAL_API_TOKEN', 'GIFT_CARD_CODE_KEY']);
   const common = loadCommonConfig(env);
   const secret = (name: string, file: string): string => {
     const value = envOptional(env, name);
@@ -61,6 +69,7 @@ export function loadConfig(env: Env): GiftCardsConfig {
       perUser: { max: envInt(env, 'FAILED_ACTIVATIONS_PER_USER', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },
       perAddress: { max: envInt(env, 'FAILED_ACTIVATIONS_PER_ADDRESS', 50, { min: 1, max: 1_000_000 }), windowSeconds: common.rateLimitWindowSeconds },
     }),
+    slotShards: slotShardsSetting(env),
     relay: Object.freeze({
       intervalMs: envInt(env, 'CREDIT_RELAY_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
       batchSize: envInt(env, 'CREDIT_RELAY_BATCH_SIZE', 50, { min: 1, max: 1000 }),
@@ -79,4 +88,15 @@ function quickRetryDelays(env: Env): number[] {
     throw new ConfigError('CREDIT_RETRY_DELAYS_MS', `must list at most 10 delays in milliseconds, each from 10 to 60000, got "${raw}"`);
   }
   return delays;
+}
+
+/** GIFT_CARD_SLOT_SHARDS: `auto` (the default) or a number of shards from 1 to 64. */
+function slotShardsSetting(env: Env): SlotShardsSetting {
+  const raw = envString(env, 'GIFT_CARD_SLOT_SHARDS', 'auto').trim().toLowerCase();
+  if (raw === 'auto') return 'auto';
+  const shards = Number(raw);
+  if (!/^\d+$/.test(raw) || shards < 1 || shards > MAX_SLOT_SHARDS) {
+    throw new ConfigError('GIFT_CARD_SLOT_SHARDS', `must be "auto" or a number of shards from 1 to ${MAX_SLOT_SHARDS}, got "${env.GIFT_CARD_SLOT_SHARDS}"`);
+  }
+  return shards;
 }

@@ -1,12 +1,13 @@
 // Issuing and managing cards (admins), and reading cards and redemptions.
 
 import { BadUserInputError, CurrencyMismatchError, GiftCardNotFoundError, isUniqueViolation, type Money } from '@giftpay/common';
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
 import { checkIssueRequest } from './domain/gift-card.ts';
 import { checkChosenCode, generateCode, hashCode, lastFour, normalizeCode } from './domain/gift-card-code.ts';
+import { type SlotShardsSetting, slotShardsFor } from './domain/slot-shards.ts';
 
 type Db = PostgresJsDatabase<typeof schema>;
 
@@ -22,7 +23,21 @@ export interface IssueRequest {
 /** PostgreSQL takes at most 65,535 parameters a statement; 12 columns × 2,000 rows stays well below. */
 const INSERT_CHUNK = 2000;
 
-export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultCurrency: string }) {
+/**
+ * A card's redemption count as the API shows it: its own counter when its slots are on its
+ * row (K = 1), plus what its shards have taken when they are split (K > 1; the card's row is
+ * then not written per claim). The card's id is qualified by hand: drizzle leaves the columns
+ * of a one-table select unqualified, and the subquery must not take another table's `id`.
+ */
+export const liveRedemptionCount: SQL<number> = sql<number>`(case when ${giftCards.slotShards} = 1 then ${giftCards.redemptionCount}
+  else ${giftCards.redemptionCount} + coalesce((select sum(s.used) from gift_cards.card_slot_shards s where s.card_id = gift_cards.gift_cards.id), 0)::integer end)`.mapWith(
+  Number,
+);
+
+/** Every column of a card, its redemption count live. */
+const cardWithLiveCount = { ...getTableColumns(giftCards), redemptionCount: liveRedemptionCount };
+
+export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultCurrency: string; slotShards?: SlotShardsSetting }) {
   const { db } = deps;
 
   return {
@@ -32,6 +47,7 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
       if (request.value.currencyCode !== deps.defaultCurrency) {
         throw new CurrencyMismatchError(deps.defaultCurrency, request.value.currencyCode);
       }
+      const slotShards = slotShardsFor(request.usageLimit, deps.slotShards ?? 'auto');
       const codes = request.code != null ? [checkChosenCode(request.code)] : Array.from({ length: request.count }, generateCode);
       const rows = codes.map((code) => {
         const normalized = normalizeCode(code);
@@ -41,6 +57,7 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
           valueAmount: request.value.minor,
           currencyCode: request.value.currencyCode,
           usageLimit: request.usageLimit,
+          slotShards,
           expiresAt: request.expiresAt ?? null,
           createdBy: request.issuedBy,
         };
@@ -49,12 +66,13 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
         const inserted = await db.transaction(async (tx) => {
           const all: GiftCardRow[] = [];
           for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-            all.push(
-              ...(await tx
-                .insert(giftCards)
-                .values(rows.slice(start, start + INSERT_CHUNK))
-                .returning()),
-            );
+            const chunk = await tx
+              .insert(giftCards)
+              .values(rows.slice(start, start + INSERT_CHUNK))
+              .returning();
+            // The shards commit with their cards (drizzle/0005_claim_slot_shards.sql).
+            if (slotShards > 1) await tx.execute(sql`select gift_cards.split_card_slots(${`{${chunk.map((card) => card.id).join(',')}}`}::uuid[])`);
+            all.push(...chunk);
           }
           return all;
         });
@@ -78,20 +96,21 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
         .update(giftCards)
         .set({ disabledAt: sql`coalesce(${giftCards.disabledAt}, now())` })
         .where(eq(giftCards.id, id))
-        .returning();
+        .returning(cardWithLiveCount);
       if (!card) throw new GiftCardNotFoundError();
       return card;
     },
 
     async findById(id: string): Promise<GiftCardRow | null> {
       if (!isUuid(id)) return null;
-      return (await db.query.giftCards.findFirst({ where: eq(giftCards.id, id) })) ?? null;
+      const [card] = await db.select(cardWithLiveCount).from(giftCards).where(eq(giftCards.id, id));
+      return card ?? null;
     },
 
     /** Newest first; `first + 1` rows. */
     list(first: number, beforeSeq: bigint | null): Promise<GiftCardRow[]> {
       return db
-        .select()
+        .select(cardWithLiveCount)
         .from(giftCards)
         .where(beforeSeq === null ? undefined : lt(giftCards.seq, beforeSeq))
         .orderBy(desc(giftCards.seq))
@@ -101,7 +120,7 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
     /** A user's redemptions, newest first, each with its card; `first + 1` rows. */
     async redemptionsOf(userId: string, first: number, beforeSeq: bigint | null): Promise<(RedemptionRow & { giftCard: GiftCardRow })[]> {
       const rows = await db
-        .select({ redemption: redemptions, giftCard: giftCards })
+        .select({ redemption: redemptions, giftCard: cardWithLiveCount })
         .from(redemptions)
         .innerJoin(giftCards, eq(giftCards.id, redemptions.giftCardId))
         .where(beforeSeq === null ? eq(redemptions.userId, userId) : and(eq(redemptions.userId, userId), lt(redemptions.seq, beforeSeq)))

@@ -6,6 +6,7 @@
 import {
   type AttemptLimit,
   type AttemptSubject,
+  type AttemptSubjectTemplate,
   type Counter,
   createAttemptLimiter,
   DomainError,
@@ -15,14 +16,16 @@ import {
   GiftCardNotFoundError,
   GiftCardUsedUpError,
   type Logger,
+  RateLimitedError,
   ServiceCallError,
 } from '@giftpay/common';
-import { and, eq, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
 import { refusalFor, retryDelayMs, statusOf } from './domain/gift-card.ts';
 import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
+import { liveRedemptionCount } from './gift-cards.service.ts';
 import type { WalletClient } from './wallet-client.ts';
 
 type Db = PostgresJsDatabase<typeof schema>;
@@ -31,6 +34,9 @@ export interface Activation {
   readonly giftCard: GiftCardRow;
   readonly redemption: RedemptionRow;
 }
+
+/** How many used-up or expired cards a replica remembers (see `terminal` below). */
+const TERMINAL_CARDS_KEPT = 10_000;
 
 export interface RedemptionDeps {
   readonly db: Db;
@@ -76,26 +82,78 @@ export function createRedemptionService(deps: RedemptionDeps) {
     throw (await limiter.recordFailure(execute, subjects)) ?? error;
   }
 
+  /**
+   * The first statement of every activation, prepared once: the card of the code (its count
+   * live, shards included), whether this caller already redeemed it, and how long the caller
+   * must wait when it has used up its failed attempts. One round trip where there were four.
+   */
+  const lookup = (withAddress: boolean) => {
+    const subjects: AttemptSubjectTemplate[] = [{ key: sql.placeholder('userKey'), limit: deps.limits.perUser }];
+    if (withAddress) subjects.push({ key: sql.placeholder('addressKey'), limit: deps.limits.perAddress });
+    return db
+      .select({
+        ...getTableColumns(giftCards),
+        redemptionCount: liveRedemptionCount,
+        retryAfter: sql<number>`${limiter.waitSeconds(subjects)}`.mapWith(Number),
+        // Qualified by hand: drizzle leaves the columns of a one-table select unqualified, and
+        // a bare "id" inside the subquery would be the redemption's own.
+        mine: sql<boolean>`exists (select 1 from gift_cards.redemptions r where r.gift_card_id = gift_cards.gift_cards.id and r.user_id = ${sql.placeholder('userId')})`,
+      })
+      .from(giftCards)
+      .where(eq(giftCards.codeHash, sql.placeholder('codeHash')))
+      .prepare(withAddress ? 'activation_lookup_with_address' : 'activation_lookup');
+  };
+  const lookupByUser = lookup(false);
+  const lookupByUserAndAddress = lookup(true);
+
+  /**
+   * Cards seen used up or expired: those states never change back, so a claim of one skips
+   * claim_slot (and the card's row or shards) at once. Disabled is not kept: an admin may
+   * enable a card again. Bounded: the oldest entries go first.
+   */
+  const terminal = new Map<string, 'USED_UP' | 'EXPIRED'>();
+  function rememberTerminal(cardId: string, status: 'USED_UP' | 'EXPIRED'): void {
+    if (terminal.has(cardId)) return;
+    if (terminal.size >= TERMINAL_CARDS_KEPT) terminal.delete(terminal.keys().next().value as string);
+    terminal.set(cardId, status);
+  }
+
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
     if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
-    await limiter.check(execute, subjects);
     let codeHash: string;
     try {
       codeHash = hashCode(checkSubmittedCode(code), deps.codeKey);
     } catch (error) {
-      if (error instanceof DomainError) return wrongCode(subjects, error);
+      if (error instanceof DomainError) {
+        await limiter.check(execute, subjects);
+        return wrongCode(subjects, error);
+      }
       throw error;
     }
-    const card = await db.query.giftCards.findFirst({ where: eq(giftCards.codeHash, codeHash) });
-    if (!card) return wrongCode(subjects, new GiftCardNotFoundError());
-    // A card already used up, disabled or expired in its last committed state is refused
-    // without touching its row: after a promotion's last slot, the rest of the burst costs
-    // an indexed read or two each and waits on no lock. Its own users still hear ALREADY_REDEEMED.
-    if (statusOf(card, new Date()) !== 'ACTIVE') {
-      const mine = await db.query.redemptions.findFirst({ where: and(eq(redemptions.giftCardId, card.id), eq(redemptions.userId, userId)) });
-      throw mine ? new GiftCardAlreadyRedeemedError() : refusalFor(card, new Date());
+    const [found] = clientAddress
+      ? await lookupByUserAndAddress.execute({ codeHash, userId, userKey: `user:${userId}`, addressKey: `address:${clientAddress}` })
+      : await lookupByUser.execute({ codeHash, userId, userKey: `user:${userId}` });
+    // No card: a wrong code. A caller already past its limit is refused without counting
+    // more (one more statement, on the wrong-code path only); otherwise the failure is
+    // counted, and the count that goes over answers RATE_LIMITED.
+    if (!found) {
+      await limiter.check(execute, subjects);
+      return wrongCode(subjects, new GiftCardNotFoundError());
     }
+    const { retryAfter, mine, ...card } = found;
+    if (retryAfter > 0) throw new RateLimitedError(retryAfter);
+    // A card already used up, disabled or expired (in its last committed state, or remembered
+    // so) is refused without touching its row or shards: after a promotion's last slot, the
+    // rest of the burst costs this one statement each. Its own users hear ALREADY_REDEEMED.
+    const now = new Date();
+    const status = terminal.get(card.id) ?? statusOf(card, now);
+    if (status !== 'ACTIVE') {
+      if (status === 'USED_UP' || status === 'EXPIRED') rememberTerminal(card.id, status);
+      if (mine) throw new GiftCardAlreadyRedeemedError();
+      throw status === 'USED_UP' ? new GiftCardUsedUpError() : status === 'EXPIRED' ? new GiftCardExpiredError() : refusalFor(card, now);
+    }
+    if (mine) throw new GiftCardAlreadyRedeemedError();
     // The claim itself is one statement (drizzle/0002_claim_slot.sql): the card's row is locked
     // from its UPDATE to the commit, inside PostgreSQL, with no round trip to this process.
     const [result] = await execute(
@@ -103,8 +161,23 @@ export function createRedemptionService(deps: RedemptionDeps) {
     );
     switch (result?.outcome) {
       case 'CLAIMED': {
-        const redemption = await db.query.redemptions.findFirst({ where: eq(redemptions.id, String(result.redemption_id)) });
-        if (!redemption) throw new Error(`claimed redemption ${String(result.redemption_id)} is missing`);
+        // The row as claim_slot wrote it; seq and the times come back with the delivery's update.
+        const redemption: RedemptionRow = {
+          id: String(result.redemption_id),
+          seq: 0n,
+          giftCardId: card.id,
+          userId,
+          amount: card.valueAmount,
+          currencyCode: card.currencyCode,
+          status: 'PENDING',
+          walletTransactionId: null,
+          attempts: 0,
+          nextAttemptAt: now,
+          lastError: null,
+          parkedAt: null,
+          createdAt: now,
+          creditedAt: null,
+        };
         return { giftCard: { ...card, redemptionCount: Number(result.redemption_count) }, redemption };
       }
       case 'ALREADY_REDEEMED':
@@ -112,8 +185,10 @@ export function createRedemptionService(deps: RedemptionDeps) {
       case 'DISABLED':
         throw new GiftCardDisabledError();
       case 'EXPIRED':
+        rememberTerminal(card.id, 'EXPIRED');
         throw new GiftCardExpiredError();
       case 'USED_UP':
+        rememberTerminal(card.id, 'USED_UP');
         throw new GiftCardUsedUpError();
       case 'NOT_FOUND':
         throw new GiftCardNotFoundError();
@@ -121,6 +196,14 @@ export function createRedemptionService(deps: RedemptionDeps) {
         throw new Error(`claim_slot answered ${String(result?.outcome)}`);
     }
   }
+
+  /** The update that closes a delivered credit, prepared once: every winner runs it. */
+  const markCredited = db
+    .update(redemptions)
+    .set({ status: 'CREDITED', walletTransactionId: sql`${sql.placeholder('transactionId')}`, creditedAt: sql`now()`, lastError: null })
+    .where(eq(redemptions.id, sql.placeholder('id')))
+    .returning()
+    .prepare('redemption_credited');
 
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
   async function deliver(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'> | null, requestId?: string): Promise<RedemptionRow> {
@@ -136,11 +219,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         requestId,
       );
       deps.metrics?.deliveries.inc({ result: 'credited' });
-      const [credited] = await db
-        .update(redemptions)
-        .set({ status: 'CREDITED', walletTransactionId: transactionId, creditedAt: sql`now()`, lastError: null })
-        .where(eq(redemptions.id, redemption.id))
-        .returning();
+      const [credited] = await markCredited.execute({ id: redemption.id, transactionId });
       return credited ?? redemption;
     } catch (error) {
       const attempts = redemption.attempts + 1;
@@ -204,7 +283,12 @@ export function createRedemptionService(deps: RedemptionDeps) {
       }
       deps.metrics?.claims.inc({ outcome: 'claimed' });
       const { requestId } = request;
-      const redemption = await deliver(activation.redemption, activation.giftCard, requestId);
+      let redemption = await deliver(activation.redemption, activation.giftCard, requestId);
+      // The delivery's update returns the row whole; only when it changed nothing (the relay
+      // got there first) is the provisional row read back.
+      if (redemption === activation.redemption) {
+        redemption = (await db.query.redemptions.findFirst({ where: eq(redemptions.id, redemption.id) })) ?? redemption;
+      }
       if (redemption.status === 'PENDING' && !redemption.parkedAt) retrySoon(redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption };
     },

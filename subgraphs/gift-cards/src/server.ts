@@ -61,7 +61,7 @@ export async function createServer({
     timeouts: config.databaseTimeouts,
   });
   await checkPoolFits(database.sql, config.dbPoolMax, logger);
-  const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency });
+  const cards = createGiftCardsService({ db: database.db, codeKey: config.codeKey, defaultCurrency: config.defaultCurrency, slotShards: config.slotShards });
   const redemptions = createRedemptionService({
     db: database.db,
     wallet: createWalletClient({ walletUrl: config.walletUrl, serviceToken: config.internalApiToken, timeoutMs: config.walletCreditTimeoutMs }),

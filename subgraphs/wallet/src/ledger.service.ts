@@ -53,8 +53,17 @@ export function createLedger(deps: LedgerDeps) {
     }
   }
 
+  /** The read behind every wallet a request shows (the balance after an activation among them), prepared once. */
+  const walletByOwner = db
+    .select()
+    .from(wallets)
+    .where(eq(wallets.ownerId, sql.placeholder('ownerId')))
+    .limit(1)
+    .prepare('wallet_by_owner');
+
   async function ensureWallet(executor: Db | Tx, ownerId: string): Promise<WalletRow> {
-    const existing = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
+    const [existing] =
+      executor === db ? await walletByOwner.execute({ ownerId }) : await executor.select().from(wallets).where(eq(wallets.ownerId, ownerId)).limit(1);
     if (existing) return existing;
     await executor.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
     const created = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });

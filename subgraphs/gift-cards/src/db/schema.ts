@@ -3,7 +3,7 @@
 
 import { attemptCountersTable } from '@giftpay/common/attempt-counters';
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, check, index, integer, pgSchema, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, index, integer, pgSchema, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 export const giftCardsSchema = pgSchema('gift_cards');
 
@@ -19,7 +19,14 @@ export const giftCards = giftCardsSchema.table(
     valueAmount: bigint('value_amount', { mode: 'bigint' }).notNull(),
     currencyCode: text('currency_code').notNull(),
     usageLimit: integer('usage_limit').notNull(),
+    /**
+     * With one slot shard, the count of redemptions, incremented by every claim. With more,
+     * only what was counted before the card was split: the claims count in its shards, and
+     * the live figure is this plus their `used` (see `liveRedemptionCount`).
+     */
     redemptionCount: integer('redemption_count').notNull().default(0),
+    /** K: the counter rows a claim of this card may take a slot from, chosen at issue (GIFT_CARD_SLOT_SHARDS). 1: the card's own row. */
+    slotShards: integer('slot_shards').notNull().default(1),
     disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     createdBy: text('created_by').notNull(),
@@ -29,6 +36,29 @@ export const giftCards = giftCardsSchema.table(
     check('gift_cards_value_positive', sql`${table.valueAmount} > 0`),
     check('gift_cards_usage_limit_positive', sql`${table.usageLimit} >= 1`),
     check('gift_cards_redemption_count_in_range', sql`${table.redemptionCount} between 0 and ${table.usageLimit}`),
+    check('gift_cards_slot_shards_in_range', sql`${table.slotShards} between 1 and least(64, ${table.usageLimit})`),
+  ],
+);
+
+/**
+ * The slots of a card split over K counter rows (K = slot_shards > 1), so a promotion's
+ * claims do not all queue on one row: each shard holds its share of the card's slots, and
+ * the capacities add up to the card's usage_limit less its redemption_count (see
+ * drizzle/0005_claim_slot_shards.sql).
+ */
+export const cardSlotShards = giftCardsSchema.table(
+  'card_slot_shards',
+  {
+    cardId: uuid('card_id')
+      .notNull()
+      .references(() => giftCards.id),
+    shard: integer('shard').notNull(),
+    capacity: integer('capacity').notNull(),
+    used: integer('used').notNull().default(0),
+  },
+  (table) => [
+    primaryKey({ name: 'card_slot_shards_pkey', columns: [table.cardId, table.shard] }),
+    check('card_slot_shards_used_in_range', sql`${table.used} between 0 and ${table.capacity}`),
   ],
 );
 

@@ -1,0 +1,87 @@
+// Helpers for the tests of a card's slots split over counter rows (slot shards): the claim
+// statement sent straight to PostgreSQL by many users at once over a real pool, the shards
+// of a card, and a database that has only part of a subgraph's migrations.
+
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { afterAll, inject } from 'vitest';
+
+export interface SlotShard {
+  readonly shard: number;
+  readonly capacity: number;
+  readonly used: number;
+}
+
+export async function slotShardsOf(sql: postgres.Sql, cardId: string): Promise<SlotShard[]> {
+  return sql<SlotShard[]>`select shard, capacity, used from gift_cards.card_slot_shards where card_id = ${cardId} order by shard`;
+}
+
+export interface ClaimAnswer {
+  readonly userId: string;
+  readonly outcome: string;
+  readonly redemptionCount: number | null;
+}
+
+/**
+ * Sends `gift_cards.claim_slot` for every user at once over `sql` (its pool bounds how many
+ * run together), as gift-cards sends it; the answers come back in the users' order.
+ */
+export async function claimAllAtOnce(sql: postgres.Sql, cardId: string, userIds: readonly string[]): Promise<ClaimAnswer[]> {
+  return Promise.all(
+    userIds.map(async (userId) => {
+      const [row] = await sql<{ outcome: string; redemption_count: number | null }[]>`
+        select outcome, redemption_count from gift_cards.claim_slot(${cardId}::uuid, ${userId}, 30000)`;
+      return { userId, outcome: row?.outcome ?? 'NO_ROW', redemptionCount: row?.redemption_count ?? null };
+    }),
+  );
+}
+
+/** A database of the test run's server with nothing in it, dropped when the file is done. */
+export async function createEmptyDatabase(): Promise<{ url: string; sql: postgres.Sql }> {
+  const { adminUrl, urlPrefix } = inject('postgres');
+  const name = `test_empty_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = `${urlPrefix}${name}`;
+  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  afterAll(async () => {
+    await sql.end();
+    const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await dropper.unsafe(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await dropper.end();
+    }
+  });
+  return { url, sql };
+}
+
+/**
+ * A copy of a drizzle-kit migrations folder that ends with the migration `lastTag`, as the
+ * folder stood when that migration was the newest; removed when the file is done.
+ */
+export async function migrationsFolderUpTo(folder: string, lastTag: string): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'giftpay-migrations-'));
+  afterAll(() => rm(copy, { recursive: true, force: true }));
+  await cp(folder, copy, { recursive: true });
+  const journalFile = join(copy, 'meta', '_journal.json');
+  const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: { tag: string }[] };
+  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
+  if (last < 0) throw new Error(`no migration ${lastTag} in ${folder}`);
+  await writeFile(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, last + 1) }));
+  return copy;
+}
+
+/** Claim statements of this database waiting on a lock (a row held by another transaction or claim). */
+export async function claimsWaitingOnALock(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock' and query like '%gift_cards.claim_slot(%'`;
+  return row?.n ?? 0;
+}
