@@ -5,8 +5,7 @@
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { enforceAuthDirectives } from './authorization.ts';
@@ -52,7 +51,7 @@ export interface SubgraphApp {
 
 export async function createSubgraphApp(options: SubgraphAppOptions): Promise<SubgraphApp> {
   const { logger } = options;
-  const schema = buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: enforceAuthDirectives(options.typeDefs, options.resolvers) });
+  const schema = buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: enforceAuthDirectives(options.typeDefs, options.resolvers) }]);
   const apollo = new ApolloServer<SubgraphContext>({
     schema,
     includeStacktraceInErrorResponses: false,

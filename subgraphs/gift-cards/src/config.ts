@@ -15,6 +15,7 @@ import {
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
+  supportedCurrencies,
   withSecretFiles,
 } from '@giftpay/common';
 import { MAX_SLOT_SHARDS, type SlotShardsSetting } from './domain/slot-shards.ts';
@@ -52,7 +53,9 @@ export function loadConfig(environment: Env): GiftCardsConfig {
     return loadOrCreateDevSecret(common.dataDir, file, () => randomBytes(32).toString('base64url'));
   };
   const defaultCurrency = envString(env, 'DEFAULT_CURRENCY', 'IRR').toUpperCase();
-  if (!isSupportedCurrency(defaultCurrency)) throw new ConfigError('DEFAULT_CURRENCY', `is not a supported currency: "${defaultCurrency}"`);
+  if (!isSupportedCurrency(defaultCurrency)) {
+    throw new ConfigError('DEFAULT_CURRENCY', `must be one of ${supportedCurrencies().join(', ')}, got "${defaultCurrency}"`);
+  }
   const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
   return Object.freeze({
     ...common,
