@@ -132,12 +132,13 @@ export async function createServer({
             throw new SubgraphUnavailableError(name, reason);
           }
           stop({ outcome: String(answer.status) });
+          const response = responseLike(input, answer);
           // A proxy or load balancer in front of a subgraph says 502/503/504 when no replica can answer.
           if (answer.status === 502 || answer.status === 503 || answer.status === 504) {
-            const retryAfter = Number(responseLike(input, answer).headers.get('retry-after'));
+            const retryAfter = Number(response.headers.get('retry-after'));
             throw new SubgraphUnavailableError(name, 'unavailable', Number.isInteger(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
           }
-          return responseLike(input, answer);
+          return response;
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest({ request, context }) {
           // The gateway checked the token; each subgraph checks it again and enforces its own rules.

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig as loadAccountsConfig } from '@giftpay/accounts/config';
 import { generateSigningKeyPem } from '@giftpay/accounts/token-signer';
-import { ConfigError, type Env } from '@giftpay/common';
+import type { Env } from '@giftpay/common';
 import { loadConfig as loadGatewayConfig } from '@giftpay/gateway/config';
 import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
+import { configErrorOf } from '@giftpay/testing/outcome';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -39,16 +40,6 @@ function productionEnv(): Record<string, string> {
 function without(env: Record<string, string>, name: string): Env {
   const { [name]: _removed, ...rest } = env;
   return rest;
-}
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw new Error(`expected a ConfigError, got ${String(error)}`);
-  }
-  throw new Error('expected the configuration to be refused');
 }
 
 const services = {

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig as loadAccountsConfig } from '@giftpay/accounts/config';
 import { generateSigningKeyPem } from '@giftpay/accounts/token-signer';
-import { ConfigError, type Env } from '@giftpay/common';
+import type { Env } from '@giftpay/common';
 import { loadConfig as loadGatewayConfig } from '@giftpay/gateway/config';
 import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
+import { configErrorOf } from '@giftpay/testing/outcome';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -60,16 +61,6 @@ function fromFile(variable: string, value: string): Record<string, string> {
   const path = join(dir, variable.toLowerCase());
   writeFileSync(path, `${value}\n`, { mode: 0o600 });
   return { ...env, [`${variable}_FILE`]: path, ...(variable === 'BOOTSTRAP_ADMIN_PASSWORD' ? { BOOTSTRAP_ADMIN_USERNAME: 'chief' } : {}) };
-}
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw new Error(`expected a ConfigError, got ${String(error)}`);
-  }
-  throw new Error('expected the configuration to be refused');
 }
 
 describe('secrets from files', () => {

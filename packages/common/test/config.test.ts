@@ -1,18 +1,9 @@
 // Configuration from the environment: a wrong value stops the service with a message that
 // names the variable; token rules only allow asymmetric algorithms.
 
+import { configErrorOf } from '@giftpay/testing/outcome';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envBoolean, envInt, envList, envMode, envOptional, envRequired, envString, envUrl, loadCommonConfig } from '../src/config.ts';
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw new Error(`expected a ConfigError, got ${String(error)}`);
-  }
-  throw new Error('expected the call to throw');
-}
+import { envBoolean, envInt, envList, envMode, envOptional, envRequired, envString, envUrl, loadCommonConfig } from '../src/config.ts';
 
 describe('envInt', () => {
   it('uses the fallback when the variable is absent or blank', () => {

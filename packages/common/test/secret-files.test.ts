@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { configErrorOf } from '@giftpay/testing/outcome';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config.ts';
 import { withSecretFiles } from '../src/secret-files.ts';
 
 let dir: string;
@@ -23,16 +23,6 @@ function secretFile(name: string, content: string): string {
   const path = join(dir, name);
   writeFileSync(path, content, { mode: 0o600 });
   return path;
-}
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw new Error(`expected a ConfigError, got ${String(error)}`);
-  }
-  throw new Error('expected the call to throw');
 }
 
 describe('withSecretFiles', () => {

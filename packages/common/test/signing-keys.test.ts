@@ -6,6 +6,7 @@
 
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { errorCodeOf } from '@giftpay/testing/outcome';
 import { exportJWK, type JWK, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTokenVerifier, remoteKeySet } from '../src/auth.ts';
@@ -66,15 +67,6 @@ async function startJwks(keys: JWK[]): Promise<JwksServer> {
   return Object.assign(state, { url: `http://127.0.0.1:${port}/.well-known/jwks.json` }) as JwksServer;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | null> {
-  try {
-    await promise;
-    return null;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 describe('the signing keys', () => {
   it('are fetched once for many requests that arrive before them, and not again while fresh', async () => {
     const key = await signingKey('k1');
@@ -116,7 +108,7 @@ describe('the signing keys', () => {
     const jwks = await startJwks([key.jwk]);
     jwks.mode = 'fail';
     const verifier = createTokenVerifier(remoteKeySet(jwks.url), rules);
-    expect(await codeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
+    expect(await errorCodeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
     expect(jwks.fetches).toBe(1);
   });
 
@@ -125,7 +117,7 @@ describe('the signing keys', () => {
     const jwks = await startJwks([key.jwk]);
     jwks.mode = 'hang';
     const verifier = createTokenVerifier(remoteKeySet(jwks.url, { timeoutMs: 200 }), rules);
-    expect(await codeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
+    expect(await errorCodeOf(verifier.verify(await tokenSignedBy(key)))).toBe('SERVICE_UNAVAILABLE');
   });
 
   it('are refetched once for a rotated key, which is then accepted; an unknown key id within the cooldown fetches nothing', async () => {
@@ -135,7 +127,7 @@ describe('the signing keys', () => {
     await verifier.verify(await tokenSignedBy(old));
     jwks.keys = [old.jwk, rotated.jwk];
     // The first fetch was just now, inside the cooldown: the new key id is refused without a fetch.
-    expect(await codeOf(verifier.verify(await tokenSignedBy(rotated)))).toBe('UNAUTHENTICATED');
+    expect(await errorCodeOf(verifier.verify(await tokenSignedBy(rotated)))).toBe('UNAUTHENTICATED');
     expect(jwks.fetches).toBe(1);
 
     const patient = createTokenVerifier(remoteKeySet(jwks.url, { cooldownMs: 0 }), rules);
@@ -143,7 +135,7 @@ describe('the signing keys', () => {
     expect((await patient.verify(await tokenSignedBy(rotated))).userId).toBe('user-1');
     // A key id nobody published is refused after one more look.
     const before = jwks.fetches;
-    expect(await codeOf(patient.verify(await tokenSignedBy(stranger)))).toBe('UNAUTHENTICATED');
+    expect(await errorCodeOf(patient.verify(await tokenSignedBy(stranger)))).toBe('UNAUTHENTICATED');
     expect(jwks.fetches).toBe(before + 1);
   });
 
@@ -153,6 +145,6 @@ describe('the signing keys', () => {
     const verifier = createTokenVerifier(remoteKeySet(jwks.url), rules);
     await verifier.verify(await tokenSignedBy(real));
     jwks.mode = 'fail';
-    expect(await codeOf(verifier.verify(await tokenSignedBy(forger)))).toBe('UNAUTHENTICATED');
+    expect(await errorCodeOf(verifier.verify(await tokenSignedBy(forger)))).toBe('UNAUTHENTICATED');
   });
 });

@@ -3,6 +3,7 @@
 // and move a clock the verifier is given.
 
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { errorCodeOf } from '@giftpay/testing/outcome';
 import { createLocalJWKSet, exportJWK, type JWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth.ts';
@@ -43,15 +44,6 @@ async function countingVerifier(options: { cacheSize?: number } = {}) {
   return { key, state, verifier };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | null> {
-  try {
-    await promise;
-    return null;
-  } catch (error) {
-    return (error as { code?: string }).code ?? String(error);
-  }
-}
-
 describe('the verified-token cache', () => {
   it('verifies a token once and answers its next uses from memory with the same principal', async () => {
     const { key, state, verifier } = await countingVerifier();
@@ -69,7 +61,7 @@ describe('the verified-token cache', () => {
     state.nowMs = T0 + 59_000;
     await expect(verifier.verify(jwt)).resolves.toMatchObject({ userId: 'user-1' });
     state.nowMs = T0 + 61_000;
-    expect(await codeOf(verifier.verify(jwt))).toBe('UNAUTHENTICATED');
+    expect(await errorCodeOf(verifier.verify(jwt))).toBe('UNAUTHENTICATED');
   });
 
   it('refuses a remembered token once it passes the maximum token age, even before its exp', async () => {
@@ -77,7 +69,7 @@ describe('the verified-token cache', () => {
     const jwt = await token(key.privateKey, { iat: T0 / 1000, exp: T0 / 1000 + 2 * rules.maxTokenAgeSeconds });
     await verifier.verify(jwt);
     state.nowMs = T0 + (rules.maxTokenAgeSeconds + 1) * 1000;
-    expect(await codeOf(verifier.verify(jwt))).toBe('UNAUTHENTICATED');
+    expect(await errorCodeOf(verifier.verify(jwt))).toBe('UNAUTHENTICATED');
   });
 
   it('never remembers a refused token: a token changed in one byte is checked, and refused, every time', async () => {
@@ -86,7 +78,7 @@ describe('the verified-token cache', () => {
     await verifier.verify(jwt);
     const [header, payload, signature] = jwt.split('.') as [string, string, string];
     const tampered = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
-    for (let i = 0; i < 3; i++) expect(await codeOf(verifier.verify(tampered))).toBe('UNAUTHENTICATED');
+    for (let i = 0; i < 3; i++) expect(await errorCodeOf(verifier.verify(tampered))).toBe('UNAUTHENTICATED');
     expect(state.lookups).toBe(4);
   });
 

@@ -6,7 +6,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, type Env } from '@giftpay/common';
+import type { Env } from '@giftpay/common';
+import { configErrorOf } from '@giftpay/testing/outcome';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { generateSigningKeyPem } from '../src/token-signer.ts';
@@ -23,16 +24,6 @@ afterEach(() => {
 
 function env(extra: Env = {}): Env {
   return { NODE_ENV: 'development', DATA_DIR: dataDir, DATABASE_URL: 'postgres://localhost/giftpay', ...extra };
-}
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw new Error(`expected a ConfigError, got ${String(error)}`);
-  }
-  throw new Error('expected the configuration to be refused');
 }
 
 describe('the bootstrap admin', () => {
