@@ -119,13 +119,22 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
 
 /** What to do about a failed start, in this script's variables; one line with the problem. */
 function embeddedPostgresFix(error: unknown, port: number): string {
-  if (!(error instanceof EmbeddedPostgresError)) return `${oneLine((error as Error).message)}; set DATABASE_URL to use your own PostgreSQL`;
-  const own = 'or DATABASE_URL to use your own PostgreSQL';
+  const own = 'or set DATABASE_URL to use your own PostgreSQL';
+  if (!(error instanceof EmbeddedPostgresError)) {
+    // A failure on the data folder (a file in its way, a read-only disk) is fixed by choosing another.
+    const path = (error as NodeJS.ErrnoException).path;
+    const onDataDir = path !== undefined && [relative(dataDir, resolve(path)), relative(resolve(path), dataDir)].some((way) => !way.startsWith('..'));
+    const fix = onDataDir ? `set DATA_DIR to another folder (now ${dataDir}), ${own}` : 'set DATABASE_URL to use your own PostgreSQL';
+    return `${oneLine((error as Error).message)}; ${fix}`;
+  }
   switch (error.code) {
     case 'PORT_IN_USE':
       return `${error.problem}; set EMBEDDED_POSTGRES_PORT to a free port (now ${port}), ${own}`;
     case 'DATA_DIR_UNREACHABLE':
-      return `${error.problem}; set DATA_DIR to a folder the postgres user can reach (e.g. DATA_DIR=/var/lib/giftpay/dev), ${own}`;
+      // As root, PostgreSQL runs as the postgres user; otherwise as the user running this script.
+      return process.getuid?.() === 0
+        ? `${error.problem}; set DATA_DIR to a folder the postgres user can reach (e.g. DATA_DIR=/var/lib/giftpay/dev), ${own}`
+        : `${error.problem}; set DATA_DIR to a folder you may write to (now ${dataDir}), or ${error.fix}, ${own}`;
     default:
       return `${error.problem}; ${error.fix}, ${own}`;
   }

@@ -4,7 +4,7 @@
 // under 10 characters stops the stack with one line naming the variable and the rule.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type StackProcess, stackProcessEnv, startStackProcess, type TestDatabase } from '@giftpay/testing';
@@ -133,4 +133,20 @@ describe('the first run', () => {
     },
     STACK_TEST_TIMEOUT_MS,
   );
+
+  it('stops with one line naming DATA_DIR and the fix when a file stands where the data folder must go', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'giftpay-first-run-'));
+    dataDirs.push(parent);
+    const blocker = join(parent, 'not-a-folder');
+    await writeFile(blocker, 'a file where the data folder must go\n');
+    // No DATABASE_URL: the embedded PostgreSQL, whose data folder would be inside that file.
+    const { DATABASE_URL: _none, ...env } = await stackProcessEnv(join(blocker, 'data'), { NODE_ENV: 'development' });
+    const failure = await start(env).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    const lines = (failure as Error).message.split('\n').filter((line) => line.includes('could not start the embedded PostgreSQL'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`set DATA_DIR to another folder (now ${join(blocker, 'data')}), or set DATABASE_URL to use your own PostgreSQL`);
+    expect(lines[0]).toContain('ENOTDIR');
+    expect((failure as Error).message).toContain('exited with 1 before it was ready');
+  });
 });

@@ -3,14 +3,16 @@
 // repository cloned under a folder only root may enter (/root, a `mktemp -d` folder) hides
 // both: the binaries are then copied once to a root-owned folder everyone may read, and a
 // cluster asked for in such a folder lives beside them, linked from where it was asked for.
+// As a normal user PostgreSQL runs as that user, and what it cannot reach is refused in one
+// line naming the folder in the way: nothing can be copied out of a folder we may not enter.
 
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, chown, cp, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, symlink } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, chmod, chown, cp, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { arch, platform } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { arch, platform, userInfo } from 'node:os';
+import { dirname, join, parse, resolve } from 'node:path';
 
 /** Why the embedded PostgreSQL could not start: one line, what happened and what to do. */
 export type EmbeddedPostgresErrorCode =
@@ -104,6 +106,66 @@ async function canRun(binaries: Binaries, runAs?: RunAs): Promise<boolean> {
   return (await run(binaries.postgres, ['--version'], runAs)).ok;
 }
 
+/** This process's user, by name when it has one: PostgreSQL runs as it when it is not root. */
+function thisUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.());
+  }
+}
+
+/** Each folder from the root down to `path` itself. */
+function foldersDownTo(path: string): string[] {
+  const folders = [resolve(path)];
+  while (folders[0] !== parse(folders[0] as string).root) folders.unshift(dirname(folders[0] as string));
+  return folders;
+}
+
+const allowed = (path: string, mode: number) =>
+  access(path, mode).then(
+    () => true,
+    () => false,
+  );
+
+/** The first folder on the way to `path` this process may not enter, and the chmod that lets it through. */
+async function closedFolderOnTheWay(path: string): Promise<{ folder: string; chmod: string } | null> {
+  for (const folder of foldersDownTo(path)) {
+    if (await allowed(folder, constants.X_OK)) continue;
+    const owner = await stat(folder).catch(() => null);
+    if (!owner) return null;
+    const who = owner.uid === process.getuid?.() ? 'u' : [process.getgid?.(), ...(process.getgroups?.() ?? [])].includes(owner.gid) ? 'g' : 'o';
+    return { folder, chmod: `chmod ${who}+x ${folder}` };
+  }
+  return null;
+}
+
+/**
+ * Why this process (not root: PostgreSQL runs as it) cannot create the data folder, as one
+ * line naming the folder that stops it; `undefined` when the failure is not about permissions.
+ */
+async function dataDirRefused(dataDir: string, error: NodeJS.ErrnoException): Promise<EmbeddedPostgresError | undefined> {
+  if (error.code !== 'EACCES') return undefined;
+  const user = thisUser();
+  const problem = `user ${user}, who runs PostgreSQL, cannot create its data folder ${dataDir}`;
+  const closed = await closedFolderOnTheWay(dirname(dataDir));
+  if (closed) {
+    return new EmbeddedPostgresError('DATA_DIR_UNREACHABLE', `${problem}: it may not enter ${closed.folder}`, `let it through (${closed.chmod})`);
+  }
+  // Every folder on the way lets it through: the deepest one that exists does not let it write.
+  const folders = foldersDownTo(dataDir);
+  const missing = folders.findIndex((folder) => !existsSync(folder));
+  const readOnly = missing > 0 ? folders[missing - 1] : undefined;
+  const firstMissing = folders[missing];
+  if (!readOnly || !firstMissing)
+    return new EmbeddedPostgresError('DATA_DIR_UNREACHABLE', `${problem}: ${error.message}`, 'choose a data folder it may write to');
+  return new EmbeddedPostgresError(
+    'DATA_DIR_UNREACHABLE',
+    `${problem}: it may not write in ${readOnly}`,
+    `create ${firstMissing} for it (mkdir ${firstMissing} && chown ${user}: ${firstMissing})`,
+  );
+}
+
 function binariesIn(dir: string): Binaries {
   const exe = platform() === 'win32' ? '.exe' : '';
   return { dir, initdb: join(dir, 'bin', `initdb${exe}`), postgres: join(dir, 'bin', `postgres${exe}`) };
@@ -164,6 +226,15 @@ export async function reachableBinaries(options: {
   const packaged = options.binariesDir ? { binaries: binariesIn(resolve(options.binariesDir)), version: 'custom' } : await packagedBinaries();
   const { binaries, version } = packaged;
   if (!existsSync(binaries.postgres) || !existsSync(binaries.initdb)) {
+    // existsSync says no too when they are there but a folder on the way is closed to us.
+    const closed = await closedFolderOnTheWay(dirname(binaries.postgres));
+    if (closed) {
+      throw new EmbeddedPostgresError(
+        'BINARIES_UNREACHABLE',
+        `user ${thisUser()}, who runs PostgreSQL, cannot reach its binaries in ${binaries.dir}: it may not enter ${closed.folder}`,
+        `let it through (${closed.chmod})`,
+      );
+    }
     throw new EmbeddedPostgresError('NO_BINARIES', `no PostgreSQL binaries in ${binaries.dir} (bin/postgres and bin/initdb)`, 'run pnpm install');
   }
   const { runAs, sharedDir, onNotice } = options;
@@ -224,8 +295,17 @@ export async function reachableClusterDir(options: {
 }): Promise<ClusterDir> {
   const { dataDir, sharedDir, runAs, onNotice } = options;
   const parent = dirname(dataDir);
+  if (!runAs) {
+    // PostgreSQL runs as us: a data folder we may not create is refused here, in one line.
+    try {
+      await mkdir(parent, { recursive: true });
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw (await dataDirRefused(dataDir, error as NodeJS.ErrnoException)) ?? error;
+    }
+    return { dir: dataDir };
+  }
   await mkdir(parent, { recursive: true });
-  if (!runAs) return { dir: dataDir };
 
   const existing = await lstat(dataDir).catch(() => null);
   if (existing?.isSymbolicLink()) {
