@@ -35,9 +35,6 @@ export interface Activation {
   readonly redemption: RedemptionRow;
 }
 
-/** How many used-up or expired cards a replica remembers (see `terminal` below). */
-const TERMINAL_CARDS_KEPT = 10_000;
-
 export interface RedemptionDeps {
   readonly db: Db;
   readonly limits: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
@@ -106,18 +103,6 @@ export function createRedemptionService(deps: RedemptionDeps) {
   const lookupByUser = lookup(false);
   const lookupByUserAndAddress = lookup(true);
 
-  /**
-   * Cards seen used up or expired: those states never change back, so a claim of one skips
-   * claim_slot (and the card's row or shards) at once. Disabled is not kept: an admin may
-   * enable a card again. Bounded: the oldest entries go first.
-   */
-  const terminal = new Map<string, 'USED_UP' | 'EXPIRED'>();
-  function rememberTerminal(cardId: string, status: 'USED_UP' | 'EXPIRED'): void {
-    if (terminal.has(cardId)) return;
-    if (terminal.size >= TERMINAL_CARDS_KEPT) terminal.delete(terminal.keys().next().value as string);
-    terminal.set(cardId, status);
-  }
-
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
     if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
@@ -143,13 +128,14 @@ export function createRedemptionService(deps: RedemptionDeps) {
     }
     const { retryAfter, mine, ...card } = found;
     if (retryAfter > 0) throw new RateLimitedError(retryAfter);
-    // A card already used up, disabled or expired (in its last committed state, or remembered
-    // so) is refused without touching its row or shards: after a promotion's last slot, the
-    // rest of the burst costs this one statement each. Its own users hear ALREADY_REDEEMED.
+    // A card already used up, disabled or expired in its last committed state is refused
+    // without touching its row or shards: after a promotion's last slot, the rest of the burst
+    // costs this one statement each. Its own users hear ALREADY_REDEEMED. (A replica does not
+    // remember such cards beyond this statement: a claim whose read predates the winning
+    // commit cannot tell whether that winner was its own caller, double-tapping; claim_slot can.)
     const now = new Date();
-    const status = terminal.get(card.id) ?? statusOf(card, now);
+    const status = statusOf(card, now);
     if (status !== 'ACTIVE') {
-      if (status === 'USED_UP' || status === 'EXPIRED') rememberTerminal(card.id, status);
       if (mine) throw new GiftCardAlreadyRedeemedError();
       throw status === 'USED_UP' ? new GiftCardUsedUpError() : status === 'EXPIRED' ? new GiftCardExpiredError() : refusalFor(card, now);
     }
@@ -185,10 +171,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
       case 'DISABLED':
         throw new GiftCardDisabledError();
       case 'EXPIRED':
-        rememberTerminal(card.id, 'EXPIRED');
         throw new GiftCardExpiredError();
       case 'USED_UP':
-        rememberTerminal(card.id, 'USED_UP');
         throw new GiftCardUsedUpError();
       case 'NOT_FOUND':
         throw new GiftCardNotFoundError();
