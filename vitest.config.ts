@@ -2,12 +2,18 @@
 // PostgreSQL) and end-to-end (*.e2e.test.ts, through the real gateway over HTTP).
 
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Node loads graphql's CommonJS build for everyone; Vite would hand our ESM code the .mjs
 // build instead, and two copies of GraphQLError break `instanceof` between our code and
 // Apollo's. Point the bare specifier at the one Node uses.
 const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
+
+// V8's compile cache for the test workers and every process the tests start (services,
+// `pnpm start`, the CLI), which inherit this variable: they load the same modules again and
+// again. Kept beside pnpm's own files, never in the system temporary folder.
+process.env.NODE_COMPILE_CACHE ??= join(import.meta.dirname, 'node_modules', '.cache', 'node-compile-cache');
 
 const globalSetup = ['packages/testing/src/global-setup.ts'];
 const roots = ['gateway', 'subgraphs/*', 'packages/*', 'examples/*', 'scripts'].map((root) => `${root}/test/**`);
@@ -19,10 +25,11 @@ export default defineConfig({
     // which ran every file in turn. Most files wait on sockets, processes and real-time
     // leases, not the CPU, and each has its own database and ports: three at once.
     maxWorkers: 3,
-    // Each file still gets a fresh module graph (isolate, the default): sharing modules between
-    // integration files (isolate: false) saved about a third of their CPU, but one full run with
-    // it failed the replica test with UNAUTHENTICATED answers that pass alone, so it stays off
-    // until whatever state leaks between files is found (issue 11's note).
+    // Unit files each get a fresh module graph (isolate, the default). Integration and
+    // end-to-end files share their worker's modules (isolate: false): each imports the gateway
+    // and every subgraph, and importing them again for every file was about half of the run's
+    // CPU. Their state is their own all the same: each file makes its own database, servers
+    // on their own ports and its own keys, and closes them in afterAll.
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
@@ -37,6 +44,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'int',
+          isolate: false,
           include: roots.map((root) => `${root}/*.int.test.ts`),
           globalSetup,
           testTimeout: 60_000,
@@ -47,6 +55,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
+          isolate: false,
           include: roots.map((root) => `${root}/*.e2e.test.ts`),
           globalSetup,
           testTimeout: 120_000,

@@ -105,6 +105,7 @@ describe('a promotion burst across replicas, two of which are killed in the midd
     }
 
     const seen: string[] = [];
+    let lastRefusal = 'none';
     const codes: string[] = [];
     const burst = Promise.all(
       users.map(async (token) => {
@@ -112,11 +113,13 @@ describe('a promotion burst across replicas, two of which are killed in the midd
           const answer = await graphql<{ activateGiftCard: { redemption: { status: string } } | null }>(ACTIVATE, token, { code: promo.code });
           const outcome = answer.data?.activateGiftCard?.redemption ? 'CLAIMED' : (answer.errors?.[0]?.extensions?.code ?? `HTTP ${answer.status}`);
           seen.push(outcome);
+          if (outcome === 'UNAUTHENTICATED')
+            lastRefusal = `${answer.errors?.[0]?.message} (from ${answer.errors?.[0]?.extensions?.serviceName ?? 'the gateway'})`;
           codes.push(...(answer.errors ?? []).map((error) => error.extensions?.code ?? 'none'));
           if (DEFINITE.has(outcome)) return;
           await sleep(100);
         }
-        throw new Error(`a user never got a definite answer; the last ones: ${seen.slice(-6).join(', ')}`);
+        throw new Error(`a user never got a definite answer; the last ones: ${seen.slice(-6).join(', ')}; the last UNAUTHENTICATED said: ${lastRefusal}`);
       }),
     );
     // Let part of the burst through, then kill one replica of each of the two services that move money.

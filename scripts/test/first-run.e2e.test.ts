@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type StackProcess, stackProcessEnv, startStackProcess, type TestDatabase } from '@giftpay/testing';
+import { createTestDatabase, type StackProcess, stackProcessEnv, startStackProcess, type TestDatabase, waitUntil } from '@giftpay/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const started: ChildProcess[] = [];
@@ -83,7 +83,10 @@ describe('the first run', () => {
       // accounts creates the admin before it listens, and start.ts prints it once the stack is ready.
       const password = (await readFile(passwordFile, 'utf8')).trim();
       expect((await stat(passwordFile)).mode & 0o777).toBe(0o600);
-      const printed = first.output();
+      // The notice follows the ready line, and may reach this process in a later chunk of output.
+      const printed = await waitUntil('the development admin notice, to its last line', () =>
+        /\[start\]\s+kept in\s+/.test(first.output()) ? first.output() : null,
+      );
       expect(printed).toMatch(/\[start\]\s+created a development admin/);
       expect(printed).toMatch(/\[start\]\s+username\s+admin\n/);
       expect(printed).toMatch(new RegExp(`\\[start\\]\\s+password\\s+${password}\\n`));

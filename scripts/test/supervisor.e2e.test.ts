@@ -43,7 +43,7 @@ const gatewayOf = (env: Record<string, string>) => `http://127.0.0.1:${env.GATEW
 const SLOW = { timeoutMs: 60_000, intervalMs: 100 };
 
 describe('the pnpm start supervisor', () => {
-  it('restarts a service that was killed, says so, and the stack serves again without a restart of the others', async () => {
+  it('restarts a service that was killed, says so, and the stack serves again without a restart of the others, then stops on SIGTERM with exit 0', async () => {
     const env = await freshEnv();
     const stack = await startStackProcess(env);
     running.push(stack);
@@ -63,8 +63,10 @@ describe('the pnpm start supervisor', () => {
     expect(() => process.kill(gatewayPid, 0)).not.toThrow();
     expect(stack.output()).not.toContain('stopping the stack');
 
-    stack.child.kill('SIGINT');
+    // SIGTERM, as a service manager stops it: every service stopped, exit status 0.
+    stack.child.kill('SIGTERM');
     expect(await stack.exited).toBe(0);
+    expect(stack.output()).toMatch(/\[start\]\s+stopped/);
   });
 
   it('stops the whole stack, exiting 1, when a service cannot start because its configuration is invalid', async () => {

@@ -10,7 +10,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -77,16 +77,49 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Lowest port `freePort` picks from: above the well-known services a machine may run. */
+const FIXED_PORTS_FROM = 10_000;
+
+/** Where the system picks ports for `listen(0)` and outgoing connections (Linux); null elsewhere. */
+function ephemeralPortRange(): readonly [number, number] | null {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return low && high ? [low, high] : null;
+  } catch {
+    return null;
+  }
+}
+
+function listensOn(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
+    probe.once('error', () => resolve(null));
+    probe.listen(port, '127.0.0.1', () => {
       const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
+      const bound = typeof address === 'object' && address ? address.port : null;
+      probe.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port on 127.0.0.1 that is free now, for a process to listen on later. On Linux it is
+ * picked below the ephemeral range, so that between this call and that listen (seconds, for
+ * a process that starts), or after that process dies, no `listen(0)` and no outgoing
+ * connection of any other process gets it: a balancer that still sends to a killed
+ * replica's port must never reach another test's server there.
+ */
+export async function freePort(): Promise<number> {
+  const range = ephemeralPortRange();
+  if (range && range[0] - FIXED_PORTS_FROM > 1000) {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const candidate = FIXED_PORTS_FROM + Math.floor(Math.random() * (range[0] - FIXED_PORTS_FROM));
+      if ((await listensOn(candidate)) === candidate) return candidate;
+    }
+  }
+  const port = await listensOn(0);
+  if (!port) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;

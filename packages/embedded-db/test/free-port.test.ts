@@ -1,0 +1,28 @@
+// freePort hands out ports that another process's listen(0) or outgoing connection cannot
+// take in the meantime: below Linux's ephemeral range, and free when handed out.
+
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../src/index.ts';
+
+const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+
+function listen(port: number): Promise<() => Promise<void>> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(() => new Promise((done) => server.close(() => done()))));
+  });
+}
+
+describe('freePort', () => {
+  it('hands out ports below the ephemeral range, each of which can be listened on', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(10_000);
+      expect(port).toBeLessThan(ephemeralLow as number);
+    }
+    for (const port of new Set(ports)) await (await listen(port))();
+  });
+});
