@@ -85,11 +85,12 @@ describe('a promotion burst across replicas, two of which are killed in the midd
     const issued = await graphql<{ issueGiftCards: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
       'mutation ($input: IssueGiftCardsInput!) { issueGiftCards(input: $input) { giftCards { code giftCard { id } } } }',
       adminToken,
-      { input: { value: { amount: '900', currencyCode: 'IRR' }, usageLimit: 40 } },
+      { input: { value: { amount: '900', currencyCode: 'IRR' }, usageLimit: 60 } },
     );
     const promo = issued.data?.issueGiftCards.giftCards[0];
     if (!promo) throw new Error(`issueGiftCards failed: ${JSON.stringify(issued.errors)}`);
-    // Forty slots for a hundred users: the burst outlasts the kill by far.
+    // Sixty slots for a hundred users in two waves: the second is held back until the kill
+    // (a barrier), so part of the burst, with at least ten slots left for it, comes after.
     const users: string[] = [];
     const userIds: string[] = [];
     for (let start = 0; start < 100; start += 50) {
@@ -107,8 +108,13 @@ describe('a promotion burst across replicas, two of which are killed in the midd
     const seen: string[] = [];
     let lastRefusal = 'none';
     const codes: string[] = [];
+    let release: () => void = () => {};
+    const barrier = new Promise<void>((done) => {
+      release = done;
+    });
     const burst = Promise.all(
-      users.map(async (token) => {
+      users.map(async (token, index) => {
+        if (index >= 50) await barrier;
         for (let attempt = 0; attempt < 300; attempt += 1) {
           const answer = await graphql<{ activateGiftCard: { redemption: { status: string } } | null }>(ACTIVATE, token, { code: promo.code });
           const outcome = answer.data?.activateGiftCard?.redemption ? 'CLAIMED' : (answer.errors?.[0]?.extensions?.code ?? `HTTP ${answer.status}`);
@@ -123,10 +129,11 @@ describe('a promotion burst across replicas, two of which are killed in the midd
       }),
     );
     // Let part of the burst through, then kill one replica of each of the two services that move money.
-    await waitUntil('the first answers of the burst', () => seen.length >= 20, { timeoutMs: 60_000, intervalMs: 10 });
+    await waitUntil('the first answers of the first wave', () => seen.length >= 20, { timeoutMs: 60_000, intervalMs: 10 });
     const [giftCardsVictim, walletVictim] = [replicas['gift-cards'][0] as ServiceProcess, replicas.wallet[0] as ServiceProcess];
     await Promise.all([giftCardsVictim.kill(), walletVictim.kill()]);
     const seenAtKill = seen.length;
+    release();
     await burst;
     const tally: Record<string, number> = {};
     for (const outcome of seen) tally[outcome] = (tally[outcome] ?? 0) + 1;
@@ -151,14 +158,14 @@ describe('a promotion burst across replicas, two of which are killed in the midd
     );
     const [claims] =
       await database.sql`select count(*)::int as n, count(distinct user_id)::int as users from gift_cards.redemptions where gift_card_id = ${promo.giftCard.id}`;
-    expect(claims).toEqual({ n: 40, users: 40 });
+    expect(claims).toEqual({ n: 60, users: 60 });
     const [credits] = await database.sql`
       select count(*)::int as entries, count(distinct e.idempotency_key)::int as keys, coalesce(sum(e.amount), 0)::bigint as total
       from wallet.ledger_entries e join gift_cards.redemptions r on e.idempotency_key = 'gift-card-redemption:' || r.id
       where r.gift_card_id = ${promo.giftCard.id}`;
-    expect({ entries: credits?.entries, keys: credits?.keys, total: BigInt(credits?.total) }).toEqual({ entries: 40, keys: 40, total: 36_000n });
+    expect({ entries: credits?.entries, keys: credits?.keys, total: BigInt(credits?.total) }).toEqual({ entries: 60, keys: 60, total: 54_000n });
     // Scoped by owner, not by key: a second credit sent under any other key shows here too.
-    expect(await ledgerCreditsOf(database.sql, userIds)).toEqual({ credits: 40, total: 36_000n, owners: 40, mostPerOwner: 1, duplicateKeys: 0 });
+    expect(await ledgerCreditsOf(database.sql, userIds)).toEqual({ credits: 60, total: 54_000n, owners: 60, mostPerOwner: 1, duplicateKeys: 0 });
     // The survivors are the same processes as at the start.
     for (const survivor of [replicas['gift-cards'][1], replicas.wallet[1], ...replicas.accounts]) expect(survivor?.child.exitCode).toBeNull();
   });

