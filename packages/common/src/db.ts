@@ -89,7 +89,8 @@ export function isRetryableTransactionError(error: unknown): boolean {
   return code === '40001' || code === '40P01';
 }
 
-function findPostgresError(error: unknown): postgres.PostgresError | undefined {
+/** The PostgreSQL error behind an error (drizzle wraps the driver's in `cause`), if any. */
+export function findPostgresError(error: unknown): postgres.PostgresError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth += 1) {
     if (current instanceof postgres.PostgresError) return current;

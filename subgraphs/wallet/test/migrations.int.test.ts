@@ -33,7 +33,7 @@ afterAll(async () => {
   }
 });
 
-const MIGRATION_FILES = 2;
+const MIGRATION_FILES = 3;
 
 /** What the migrations leave behind, to compare one application with another. */
 async function schemaState(sql: postgres.Sql) {
@@ -41,12 +41,14 @@ async function schemaState(sql: postgres.Sql) {
   const tables = await sql`select table_name from information_schema.tables where table_schema = 'wallet' order by table_name`;
   const triggers = await sql`
     select tgname from pg_trigger where tgrelid = 'wallet.ledger_entries'::regclass and not tgisinternal order by tgname`;
+  const functions = await sql`select proname from pg_proc where pronamespace = 'wallet'::regnamespace order by proname`;
   const constraints = await sql`
     select conname from pg_constraint where connamespace = 'wallet'::regnamespace order by conname`;
   return {
     applied: applied.map((row) => ({ ...row })),
     tables: tables.map((row) => row.table_name as string),
     triggers: triggers.map((row) => row.tgname as string),
+    functions: functions.map((row) => row.proname as string),
     constraints: constraints.map((row) => row.conname as string),
   };
 }
@@ -60,6 +62,7 @@ describe('the wallet migrations', () => {
       expect(once.applied).toHaveLength(MIGRATION_FILES);
       expect(once.tables).toEqual(['idempotency_keys', 'ledger_entries', 'wallets']);
       expect(once.triggers).toEqual(['ledger_entries_append_only', 'ledger_entries_no_truncate']);
+      expect(once.functions).toEqual(['ledger_entries_refuse_change', 'post_entry']);
       const [wallet] = await sql`insert into wallet.wallets (owner_id, currency_code, balance) values ('owner-1', 'IRR', 5) returning id`;
 
       await applyMigrations(url, WALLET_MIGRATIONS);
