@@ -25,11 +25,12 @@ export default defineConfig({
     // which ran every file in turn. Most files wait on sockets, processes and real-time
     // leases, not the CPU, and each has its own database and ports: three at once.
     maxWorkers: 3,
-    // Unit files each get a fresh module graph (isolate, the default). Integration and
-    // end-to-end files share their worker's modules (isolate: false): each imports the gateway
-    // and every subgraph, and importing them again for every file was about half of the run's
-    // CPU. Their state is their own all the same: each file makes its own database, servers
-    // on their own ports and its own keys, and closes them in afterAll.
+    // Files share their worker's modules (isolate: false): the integration and end-to-end
+    // files each import the gateway and every subgraph, and importing them again for every
+    // file was about half of the run's CPU; a unit file's imports cost far more than its tests.
+    // Their state is their own all the same: each file makes its own database, servers on
+    // their own ports and its own keys and closes them in afterAll; spies are restored.
+    isolate: false,
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
@@ -44,7 +45,6 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'int',
-          isolate: false,
           include: roots.map((root) => `${root}/*.int.test.ts`),
           globalSetup,
           testTimeout: 60_000,
@@ -55,7 +55,6 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
-          isolate: false,
           include: roots.map((root) => `${root}/*.e2e.test.ts`),
           globalSetup,
           testTimeout: 120_000,
