@@ -12,6 +12,7 @@ import {
   ledgerCreditsOf,
   type OutboxRow,
   outboxRowsOf,
+  settleOwedCredits,
   startWalletBehindLink,
   type TestDatabase,
   testUserId,
@@ -130,9 +131,10 @@ describe('a failed delivery', () => {
       expect(row.lastError).toBe(`POST ${link.url}/internal/credits failed: timed out after 1000 ms`);
       expectBackOff(row, 1, from, to);
       link.reset();
-      await waitUntilOwedCreditsDue(database.sql, card.id);
-      expect(await giftCards.redemptions.relayOnce()).toBe(1);
-      expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 40n });
+      // Delivered once the link passes again. On a loaded machine one more pass may miss the
+      // 1 s deadline too, so the relay runs until the credit lands; it lands once.
+      await settleOwedCredits(giftCards, database.sql, card.id);
+      expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 40n, duplicateKeys: 0 });
     } finally {
       rig.link.reset();
       await giftCards.close();
