@@ -35,6 +35,15 @@ export interface Activation {
   readonly redemption: RedemptionRow;
 }
 
+/** How many used-up cards a replica remembers, and the largest usage limit it remembers one for (its redeemers are kept). */
+const USED_UP_CARDS_KEPT = 1_000;
+const USED_UP_REDEEMERS_KEPT = 100_000;
+
+/** A card seen used up: final, so its redeemers are too (no claim can join them, none leaves). */
+interface UsedUpCard {
+  readonly redeemers: ReadonlySet<string>;
+}
+
 export interface RedemptionDeps {
   readonly db: Db;
   readonly limits: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
@@ -103,6 +112,37 @@ export function createRedemptionService(deps: RedemptionDeps) {
   const lookupByUser = lookup(false);
   const lookupByUserAndAddress = lookup(true);
 
+  /**
+   * Cards seen used up, by code hash, each with the users who redeemed it, read once when the
+   * card was seen used up in a committed state (so every redemption is committed by then).
+   * The rest of a promotion's burst is answered from here with no statement at all: the
+   * caller's own redemption still answers ALREADY_REDEEMED, anyone else USED_UP. Expired and
+   * disabled cards are not kept (a claim may still be committing at the moment of expiry; an
+   * admin may enable a card again). Bounded: the oldest card goes first.
+   */
+  const usedUp = new Map<string, Promise<UsedUpCard>>();
+  function rememberUsedUp(codeHash: string, card: Pick<GiftCardRow, 'id' | 'usageLimit'>): void {
+    if (usedUp.has(codeHash) || card.usageLimit > USED_UP_REDEEMERS_KEPT) return;
+    if (usedUp.size >= USED_UP_CARDS_KEPT) usedUp.delete(usedUp.keys().next().value as string);
+    const loading = db
+      .select({ userId: redemptions.userId })
+      .from(redemptions)
+      .where(eq(redemptions.giftCardId, card.id))
+      .then((rows) => ({ redeemers: new Set(rows.map((row) => row.userId)) }));
+    // A failed read is forgotten: the next claim reads the card again.
+    loading.catch(() => usedUp.delete(codeHash));
+    usedUp.set(codeHash, loading);
+  }
+
+  /** The answer for a remembered used-up card, or null when the card is not remembered (or its read failed). */
+  async function usedUpRefusal(codeHash: string, userId: string): Promise<DomainError | null> {
+    const remembered = usedUp.get(codeHash);
+    if (!remembered) return null;
+    const card = await remembered.catch(() => null);
+    if (!card) return null;
+    return card.redeemers.has(userId) ? new GiftCardAlreadyRedeemedError() : new GiftCardUsedUpError();
+  }
+
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
     if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
@@ -116,6 +156,11 @@ export function createRedemptionService(deps: RedemptionDeps) {
       }
       throw error;
     }
+    // A card remembered used up is answered at once. (A caller past its attempt limit hears
+    // USED_UP or ALREADY_REDEEMED here rather than RATE_LIMITED: the code is a real one, and
+    // used up, which is all the answer says.)
+    const remembered = await usedUpRefusal(codeHash, userId);
+    if (remembered) throw remembered;
     const [found] = clientAddress
       ? await lookupByUserAndAddress.execute({ codeHash, userId, userKey: `user:${userId}`, addressKey: `address:${clientAddress}` })
       : await lookupByUser.execute({ codeHash, userId, userKey: `user:${userId}` });
@@ -129,13 +174,15 @@ export function createRedemptionService(deps: RedemptionDeps) {
     const { retryAfter, mine, ...card } = found;
     if (retryAfter > 0) throw new RateLimitedError(retryAfter);
     // A card already used up, disabled or expired in its last committed state is refused
-    // without touching its row or shards: after a promotion's last slot, the rest of the burst
-    // costs this one statement each. Its own users hear ALREADY_REDEEMED. (A replica does not
-    // remember such cards beyond this statement: a claim whose read predates the winning
-    // commit cannot tell whether that winner was its own caller, double-tapping; claim_slot can.)
+    // without touching its row or shards; its own users hear ALREADY_REDEEMED. A used-up card
+    // is remembered from here on (with its redeemers, read after this committed state), so
+    // the rest of a promotion's burst costs no statement at all. `mine` and the status come
+    // from one snapshot; a claim whose read predates the winning commit goes on to claim_slot,
+    // which tells a double-tapping winner ALREADY_REDEEMED.
     const now = new Date();
     const status = statusOf(card, now);
     if (status !== 'ACTIVE') {
+      if (status === 'USED_UP') rememberUsedUp(codeHash, card);
       if (mine) throw new GiftCardAlreadyRedeemedError();
       throw status === 'USED_UP' ? new GiftCardUsedUpError() : status === 'EXPIRED' ? new GiftCardExpiredError() : refusalFor(card, now);
     }
@@ -173,6 +220,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       case 'EXPIRED':
         throw new GiftCardExpiredError();
       case 'USED_UP':
+        rememberUsedUp(codeHash, card);
         throw new GiftCardUsedUpError();
       case 'NOT_FOUND':
         throw new GiftCardNotFoundError();
