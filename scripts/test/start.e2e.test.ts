@@ -82,8 +82,20 @@ describe('pnpm start', () => {
     // It takes over whatever the killed supervisor left behind (its PostgreSQL above all).
     const second = await start({ viaPnpm: true });
     // The same signing key and the same data: a token from before is still good, its balance there.
-    const me = await graphql<{ me: { username: string; wallet: { balance: { amount: string } } } }>('{ me { username wallet { balance { amount } } } }', token);
-    expect(me.data?.me).toEqual({ username: 'persistent_pat', wallet: { balance: { amount: '1000000' } } });
+    // Right after a start, a service that has not fetched the signing keys yet may answer
+    // SERVICE_UNAVAILABLE ("try again shortly"): asked again, as a client would.
+    const me = await waitUntil(
+      'the token from before the kill to be served',
+      async () => {
+        const answer = await graphql<{ me: { username: string; wallet: { balance: { amount: string } } } }>(
+          '{ me { username wallet { balance { amount } } } }',
+          token,
+        );
+        return answer.errors?.some((error) => error.extensions?.code === 'SERVICE_UNAVAILABLE') ? null : answer;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(me.data?.me, JSON.stringify(me.errors)).toEqual({ username: 'persistent_pat', wallet: { balance: { amount: '1000000' } } });
 
     const { child, exited } = second;
     // The output ends only when every process holding it (pnpm, start.ts, the services) has exited.
