@@ -11,12 +11,17 @@ export interface TestDatabase {
   readonly sql: postgres.Sql;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A database of the test run's server, dropped when the file is done: a copy of the migrated
+ * template (`fromTemplate`, the default) or an empty one.
+ */
+export async function createDatabase(options: { fromTemplate?: boolean } = {}): Promise<TestDatabase> {
   const { adminUrl, templateDatabase, urlPrefix } = inject('postgres');
-  const name = `test_${randomBytes(6).toString('hex')}`;
+  const fromTemplate = options.fromTemplate ?? true;
+  const name = `test_${fromTemplate ? '' : 'empty_'}${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database "${name}" template "${templateDatabase}"`);
+    await admin.unsafe(`create database "${name}"${fromTemplate ? ` template "${templateDatabase}"` : ''}`);
   } finally {
     await admin.end();
   }
@@ -32,4 +37,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     }
   });
   return { url, name, sql };
+}
+
+/** A fresh, migrated database for one test file. */
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createDatabase();
 }

@@ -2,12 +2,12 @@
 // statement sent straight to PostgreSQL by many users at once over a real pool, the shards
 // of a card, and a database that has only part of a subgraph's migrations.
 
-import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { afterAll, inject } from 'vitest';
+import type postgres from 'postgres';
+import { afterAll } from 'vitest';
+import { createDatabase, type TestDatabase } from './database.ts';
 
 export interface SlotShard {
   readonly shard: number;
@@ -40,27 +40,8 @@ export async function claimAllAtOnce(sql: postgres.Sql, cardId: string, userIds:
 }
 
 /** A database of the test run's server with nothing in it, dropped when the file is done. */
-export async function createEmptyDatabase(): Promise<{ url: string; sql: postgres.Sql }> {
-  const { adminUrl, urlPrefix } = inject('postgres');
-  const name = `test_empty_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  const url = `${urlPrefix}${name}`;
-  const sql = postgres(url, { max: 4, onnotice: () => {} });
-  afterAll(async () => {
-    await sql.end();
-    const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
-    try {
-      await dropper.unsafe(`drop database if exists "${name}" with (force)`);
-    } finally {
-      await dropper.end();
-    }
-  });
-  return { url, sql };
+export function createEmptyDatabase(): Promise<TestDatabase> {
+  return createDatabase({ fromTemplate: false });
 }
 
 /**

@@ -96,16 +96,21 @@ function walletOf(row: PostEntryRow): WalletRow {
 export function createLedger(deps: LedgerDeps) {
   const { db, defaultCurrency } = deps;
 
-  /** Runs `work` in a transaction, retrying the rare deadlock or serialization failure so none reaches a client. */
-  async function inTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  /** Runs `work` again on the rare deadlock or serialization failure (with jitter), so none reaches a client. */
+  async function withRetries<T>(work: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await db.transaction(work);
+        return await work();
       } catch (error) {
         if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     }
+  }
+
+  /** Runs `work` in a transaction, retried as `withRetries` says. */
+  function inTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return withRetries(() => db.transaction(work));
   }
 
   /** The read behind every wallet a request shows (the balance after an activation among them), prepared once. */
@@ -217,28 +222,27 @@ export function createLedger(deps: LedgerDeps) {
     description: string;
     operation: Operation;
   }): Promise<PostedTransaction> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const rows = await db.execute<PostEntryRow>(
+    let row: PostEntryRow | undefined;
+    try {
+      [row] = await withRetries(() =>
+        db.execute<PostEntryRow>(
           sql`select * from wallet.post_entry(${input.scope}, ${input.key}, ${input.requestHash}, ${input.ownerId}, ${defaultCurrency}, ${input.kind}, ${input.amount.minor}, ${input.amount.currencyCode}, ${input.description}, ${input.operation}, ${MAX_BALANCE_MINOR})`,
-        );
-        const [row] = rows;
-        if (!row) throw new Error('wallet.post_entry returned no row');
-        if (row.outcome === 'KEY_REUSED') throw new IdempotencyKeyReusedError();
-        return { entry: entryOf(row), wallet: walletOf(row), replayed: row.outcome === 'REPLAYED' };
-      } catch (error) {
-        const refusal = findPostgresError(error);
-        if (refusal?.code === POST_ENTRY_REFUSED) {
-          if (refusal.message.startsWith('CURRENCY_MISMATCH:'))
-            throw new CurrencyMismatchError(refusal.message.slice('CURRENCY_MISMATCH:'.length), input.amount.currencyCode);
-          if (refusal.message === 'MAX_BALANCE')
-            throw new BadUserInputError(`This would take the wallet past the largest balance it may hold (${MAX_BALANCE_MINOR} minor units).`);
-          if (refusal.message === 'INSUFFICIENT_FUNDS') throw new InsufficientFundsError();
-        }
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+        ),
+      );
+    } catch (error) {
+      const refusal = findPostgresError(error);
+      if (refusal?.code === POST_ENTRY_REFUSED) {
+        if (refusal.message.startsWith('CURRENCY_MISMATCH:'))
+          throw new CurrencyMismatchError(refusal.message.slice('CURRENCY_MISMATCH:'.length), input.amount.currencyCode);
+        if (refusal.message === 'MAX_BALANCE')
+          throw new BadUserInputError(`This would take the wallet past the largest balance it may hold (${MAX_BALANCE_MINOR} minor units).`);
+        if (refusal.message === 'INSUFFICIENT_FUNDS') throw new InsufficientFundsError();
       }
+      throw error;
     }
+    if (!row) throw new Error('wallet.post_entry returned no row');
+    if (row.outcome === 'KEY_REUSED') throw new IdempotencyKeyReusedError();
+    return { entry: entryOf(row), wallet: walletOf(row), replayed: row.outcome === 'REPLAYED' };
   }
 
   return {
