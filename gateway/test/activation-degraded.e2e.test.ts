@@ -1,5 +1,6 @@
 // A winner is told they won even when the wallet cannot answer: the activation still carries
-// the redemption, with `wallet: null` and one SERVICE_UNAVAILABLE error naming the wallet;
+// the redemption, with `wallet: null` and one SERVICE_UNAVAILABLE error naming the wallet; a
+// winner's balance comes with the credit, so the gateway need not reach the wallet subgraph;
 // and a credit that missed its first try is retried at once in the background, so it lands
 // within seconds instead of after the relay's lease.
 
@@ -36,30 +37,71 @@ async function redemptionRow(id: string) {
 
 describe('activating while the wallet cannot answer', () => {
   it('answers with the redemption, wallet null and one SERVICE_UNAVAILABLE error naming the wallet, and nothing else missing', async () => {
+    const link = stack.walletLink;
+    if (!link) throw new Error('no faulty link');
     const { code } = await stack.issueGiftCard({ amount: '40' });
     const user = await stack.signUp();
-    // A gateway of its own that reaches the wallet through a link that refuses: the wallet
-    // cannot be read, while gift-cards still reaches it (and credits) directly.
+    // Neither the credit nor the read of the balance reaches the wallet.
+    const refusedBefore = link.counts.refused;
+    link.mode = 'refuse';
+    try {
+      const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
+      expect(answer.data?.activateGiftCard?.wallet).toBeNull();
+      expect(answer.errors).toHaveLength(1);
+      expect(answer.errors?.[0]).toMatchObject({ path: ['activateGiftCard', 'wallet'], extensions: { code: 'SERVICE_UNAVAILABLE', service: 'wallet' } });
+      // The credit, then the read of the balance.
+      expect(link.counts.refused - refusedBefore).toBe(2);
+      // The retry a client might send tells the truth: this user already holds the card.
+      const again = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      expect(again.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_ALREADY_REDEEMED');
+    } finally {
+      link.mode = 'pass';
+    }
+  });
+
+  it("answers a winner's balance from the credit itself: the gateway does not ask the wallet subgraph, which may be out of its reach", async () => {
+    const { code } = await stack.issueGiftCard({ amount: '40' });
+    const user = await stack.signUp();
+    // A gateway of its own whose link to the wallet subgraph refuses everything, while
+    // gift-cards still reaches the wallet (and credits) directly.
     const walletLink = await startFaultyProxy(stack.wallet.listening.url);
     const gateway = await startGateway({ ...stack.env, WALLET_URL: walletLink.url });
     walletLink.mode = 'refuse';
+    const credits = stack.walletLink;
+    if (!credits) throw new Error('no faulty link');
+    const bodiesBefore = credits.forwardedBodies.length;
     try {
-      const ask = (query: string) =>
+      const ask = (query: string, variables: Record<string, unknown>) =>
         fetch(`${gateway.url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
-          body: JSON.stringify({ query, variables: { code } }),
-        }).then((response) => response.json() as Promise<{ data?: Activation; errors?: { extensions?: Record<string, unknown> }[] }>);
-      const answer = await ask(ACTIVATE);
+          body: JSON.stringify({ query, variables }),
+        }).then((response) => response.json() as Promise<{ data?: Activation; errors?: { path?: unknown[]; extensions?: Record<string, unknown> }[] }>);
+      const answer = await ask(ACTIVATE, { code });
+      expect(answer.errors).toBeUndefined();
       expect(answer.data?.activateGiftCard?.redemption.status).toBe('CREDITED');
-      expect(answer.data?.activateGiftCard?.wallet).toBeNull();
-      // @apollo/gateway puts no path on the error of a failed entity fetch: the error names the service instead.
-      expect(answer.errors).toHaveLength(1);
-      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'wallet' });
+      expect(answer.data?.activateGiftCard?.wallet).toEqual({ balance: { amount: '40' } });
+      expect(walletLink.counts.received).toBe(0);
+      // gift-cards called the wallet once for this user, for the credit, whose answer carried
+      // the balance. (Only this user's calls: another test's quick retries may pass here too.)
+      const calls = credits.forwardedBodies.slice(bodiesBefore).filter((body) => body.includes(`"ownerId":"${user.userId}"`));
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toContain('"idempotencyKey"');
+
+      // A wallet field gift-cards does not provide still comes from the wallet subgraph: here
+      // out of reach, so the wallet is null with SERVICE_UNAVAILABLE naming it.
+      const { code: second } = await stack.issueGiftCard({ amount: '2' });
+      const withId = await ask(
+        'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { status } wallet { id balance { amount } } } }',
+        {
+          code: second,
+        },
+      );
+      expect(withId.data?.activateGiftCard?.redemption.status).toBe('CREDITED');
+      expect(withId.data?.activateGiftCard?.wallet).toBeNull();
+      expect(withId.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'wallet' });
       expect(walletLink.counts.refused).toBeGreaterThan(0);
-      // The retry a client might send tells the truth: this user already holds the card.
-      const again = await ask(ACTIVATE);
-      expect(again.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_ALREADY_REDEEMED');
     } finally {
       await gateway.close();
       await walletLink.close();

@@ -64,7 +64,8 @@ describe('/metrics', () => {
     const [first, second] = [await stack.signUp(), await stack.signUp()];
     const giftCardsBefore = await scrape(stack.giftCards.listening.url);
     const gatewayBefore = await scrape(stack.gatewayUrl);
-    const ACTIVATE = 'mutation ActivateForMetricsTest($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }';
+    // The wallet's id comes from the wallet subgraph: the gateway calls it too.
+    const ACTIVATE = 'mutation ActivateForMetricsTest($code: String!) { activateGiftCard(input: { code: $code }) { wallet { id balance { amount } } } }';
     await stack.graphql(ACTIVATE, { token: first.token, variables: { code } });
     await stack.graphql(ACTIVATE, { token: second.token, variables: { code } });
 

@@ -96,12 +96,15 @@ describe('a wallet at its largest balance', () => {
 
     const metricsBefore = await (await fetch(`${stack.giftCards.listening.url}/metrics`)).text();
     const { code: oneMore } = await stack.issueGiftCard({ amount: '1' });
-    const claim = await stack.graphql<{ activateGiftCard: { redemption: { id: string; status: string } } }>(ACTIVATE, {
+    const claim = await stack.graphql<{ activateGiftCard: { redemption: { id: string; status: string }; wallet: { balance: { amount: string } } } }>(ACTIVATE, {
       token: rich.token,
       variables: { code: oneMore },
     });
-    // The slot is taken, and the user told so; the credit cannot be applied.
+    // The slot is taken, and the user told so; the credit cannot be applied, and the wallet
+    // (read from the wallet, as no credit answered with it) holds what it held.
     expect(claim.data?.activateGiftCard.redemption.status).toBe('PENDING');
+    expect(claim.errors).toBeUndefined();
+    expect(claim.data?.activateGiftCard.wallet.balance.amount).toBe(MAX_BALANCE_MINOR.toString());
     const id = claim.data?.activateGiftCard.redemption.id as string;
     const [parked] = await database.sql`select status, attempts, parked_at is not null as parked, last_error from gift_cards.redemptions where id = ${id}`;
     expect(parked).toMatchObject({ status: 'PENDING', attempts: 1, parked: true });

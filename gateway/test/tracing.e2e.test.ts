@@ -38,7 +38,9 @@ describe('traces', () => {
     const traceId = randomBytes(16).toString('hex');
     const clientSpanId = randomBytes(8).toString('hex');
     exporter.reset();
-    const result = await stack.graphql('mutation ($code: String!) { activateGiftCard(input: { code: $code }) { wallet { balance { amount } } } }', {
+    // The wallet's id comes from the wallet subgraph (gift-cards provides only the balance), so
+    // the gateway calls both subgraphs, and gift-cards calls the wallet's credit.
+    const result = await stack.graphql('mutation ($code: String!) { activateGiftCard(input: { code: $code }) { wallet { id balance { amount } } } }', {
       token: user.token,
       variables: { code },
       headers: { traceparent: `00-${traceId}-${clientSpanId}-01` },

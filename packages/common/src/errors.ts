@@ -134,9 +134,10 @@ export class RateLimitedError extends DomainError {
 export class ServiceUnavailableError extends DomainError {
   readonly code = 'SERVICE_UNAVAILABLE';
   override readonly details: Readonly<Record<string, unknown>>;
-  constructor(message = 'A service this needs is not available just now; nothing was done twice. Try again shortly.', retryAfterSeconds = 1) {
+  /** `service` names the service that did not answer, as the gateway's own SERVICE_UNAVAILABLE does. */
+  constructor(message = 'A service this needs is not available just now; nothing was done twice. Try again shortly.', retryAfterSeconds = 1, service?: string) {
     super(message);
-    this.details = { retryAfterSeconds };
+    this.details = { ...(service ? { service } : {}), retryAfterSeconds };
   }
 }
 
@@ -187,8 +188,11 @@ const CONTRACT_CODE_OF_REQUEST_ERROR: Readonly<Record<string, string>> = {
   INVALID_GRAPHQL: 'GRAPHQL_VALIDATION_FAILED',
 };
 
-/** Extension fields a client may see; anything else a subgraph or library adds is dropped. */
-const PUBLIC_EXTENSIONS = ['retryAfterSeconds', 'requestId'];
+/**
+ * Extension fields a client may see; anything else a subgraph or library adds is dropped.
+ * `service` names the service a SERVICE_UNAVAILABLE is about, as the gateway's own does.
+ */
+const PUBLIC_EXTENSIONS = ['retryAfterSeconds', 'requestId', 'service'];
 
 export function domainErrorToGraphQL(error: DomainError, path?: readonly (string | number)[]): GraphQLError {
   return new GraphQLError(error.message, { path, extensions: { code: error.code, ...error.details } });

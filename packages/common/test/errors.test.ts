@@ -228,11 +228,18 @@ describe('createErrorFormatter with errors raised by graphql', () => {
     expect(formatted.message).toContain('A Decimal is a string');
   });
 
-  it('drops extensions other than code, retryAfterSeconds and requestId', () => {
+  it('drops extensions other than code, retryAfterSeconds, requestId and service', () => {
     const error = new GraphQLError('Variable "$first" got invalid value', {
-      extensions: { code: 'BAD_USER_INPUT', requestId: 'req-1', retryAfterSeconds: 3, exception: { stacktrace: ['at db.ts:1'] }, sql: 'select 1' },
+      extensions: {
+        code: 'BAD_USER_INPUT',
+        requestId: 'req-1',
+        retryAfterSeconds: 3,
+        service: 'wallet',
+        exception: { stacktrace: ['at db.ts:1'] },
+        sql: 'select 1',
+      },
     });
-    expect(format(subgraphFormat, error).extensions).toEqual({ code: 'BAD_USER_INPUT', requestId: 'req-1', retryAfterSeconds: 3 });
+    expect(format(subgraphFormat, error).extensions).toEqual({ code: 'BAD_USER_INPUT', requestId: 'req-1', retryAfterSeconds: 3, service: 'wallet' });
   });
 
   it('masks a code that is neither a request nor a contract code', () => {

@@ -26,13 +26,18 @@ import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './
 import { refusalFor, retryDelayMs, statusOf } from './domain/gift-card.ts';
 import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
 import { liveRedemptionCount } from './gift-cards.service.ts';
-import type { WalletClient } from './wallet-client.ts';
+import type { WalletBalance, WalletClient } from './wallet-client.ts';
 
 type Db = PostgresJsDatabase<typeof schema>;
 
 export interface Activation {
   readonly giftCard: GiftCardRow;
   readonly redemption: RedemptionRow;
+  /**
+   * The caller's wallet balance as the wallet answered the credit (so it includes it), when
+   * this request delivered it; null when the credit is PENDING or another process delivered it.
+   */
+  readonly walletBalance?: WalletBalance | null;
 }
 
 /** How many used-up cards a replica remembers, and the largest usage limit it remembers one for (its redeemers are kept). */
@@ -239,8 +244,17 @@ export function createRedemptionService(deps: RedemptionDeps) {
 
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
   async function deliver(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'> | null, requestId?: string): Promise<RedemptionRow> {
+    return (await deliverWithBalance(redemption, card, requestId)).redemption;
+  }
+
+  /** `deliver`, with the wallet's balance after the credit when this call delivered it. */
+  async function deliverWithBalance(
+    redemption: RedemptionRow,
+    card: Pick<GiftCardRow, 'last4'> | null,
+    requestId?: string,
+  ): Promise<{ redemption: RedemptionRow; balance: WalletBalance | null }> {
     try {
-      const { transactionId } = await deps.wallet.credit(
+      const { transactionId, balance } = await deps.wallet.credit(
         {
           ownerId: redemption.userId,
           amountMinor: redemption.amount,
@@ -252,7 +266,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       );
       deps.metrics?.deliveries.inc({ result: 'credited' });
       const [credited] = await markCredited.execute({ id: redemption.id, transactionId });
-      return credited ?? redemption;
+      return { redemption: credited ?? redemption, balance };
     } catch (error) {
       const attempts = redemption.attempts + 1;
       const refusal = permanentRefusalOf(error);
@@ -269,7 +283,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
           .set({ attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` })
           .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
           .returning();
-        return parked ?? redemption;
+        return { redemption: parked ?? redemption, balance: null };
       }
       deps.metrics?.deliveries.inc({ result: 'failed' });
       const delay = retryDelayMs(attempts);
@@ -279,7 +293,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         .set({ attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` })
         .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
         .returning();
-      return pending ?? redemption;
+      return { redemption: pending ?? redemption, balance: null };
     }
   }
 
@@ -315,15 +329,19 @@ export function createRedemptionService(deps: RedemptionDeps) {
       }
       deps.metrics?.claims.inc({ outcome: 'claimed' });
       const { requestId } = request;
-      let redemption = await deliver(activation.redemption, activation.giftCard, requestId);
+      const delivered = await deliverWithBalance(activation.redemption, activation.giftCard, requestId);
+      let { redemption } = delivered;
       // The delivery's update returns the row whole; only when it changed nothing (the relay
       // got there first) is the provisional row read back.
       if (redemption === activation.redemption) {
         redemption = (await db.query.redemptions.findFirst({ where: eq(redemptions.id, redemption.id) })) ?? redemption;
       }
       if (redemption.status === 'PENDING' && !redemption.parkedAt) retrySoon(redemption, activation.giftCard, requestId);
-      return { giftCard: activation.giftCard, redemption };
+      return { giftCard: activation.giftCard, redemption, walletBalance: redemption.status === 'CREDITED' ? delivered.balance : null };
     },
+
+    /** The caller's wallet balance now, from the wallet (an activation whose credit this request did not deliver). */
+    walletBalance: (userId: string, requestId?: string) => deps.wallet.balance(userId, requestId),
 
     /** Cancels the quick retries still waiting (the relay delivers those credits). */
     close(): void {

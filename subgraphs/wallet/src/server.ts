@@ -18,7 +18,7 @@ import {
 import { parse } from 'graphql';
 import type { WalletConfig } from './config.ts';
 import * as schema from './db/schema.ts';
-import { internalCreditRoute } from './internal-credit.route.ts';
+import { internalBalanceRoute, internalCreditRoute } from './internal-credit.route.ts';
 import { createLedger, type Ledger } from './ledger.service.ts';
 import { createResolvers } from './resolvers/index.ts';
 
@@ -75,7 +75,7 @@ export async function createServer({
     verifier: createTokenVerifier(signingKeys, config.jwt),
     logger,
     mode: config.mode,
-    routes: [internalCreditRoute(ledger, config.internalApiToken)],
+    routes: [internalCreditRoute(ledger, config.internalApiToken), internalBalanceRoute(ledger, config.internalApiToken)],
     ready: async () => {
       await database.sql`select 1`;
       return true;

@@ -8,7 +8,7 @@ import { type Listening, listen, MAX_AMOUNT_MINOR, SERVICE_TOKEN_HEADER } from '
 import { assertLedgerMatchesResponses, createTestDatabase, ledgerEntriesOf, type TestDatabase, testEnv, walletsOf } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type CreditResponse, INTERNAL_CREDIT_PATH } from '../src/internal-credit.route.ts';
+import { type BalanceResponse, type CreditResponse, INTERNAL_BALANCE_PATH, INTERNAL_CREDIT_PATH } from '../src/internal-credit.route.ts';
 import { createServer, type WalletServer } from '../src/server.ts';
 
 let database: TestDatabase;
@@ -30,14 +30,16 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function postCredit(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${listening.url}${INTERNAL_CREDIT_PATH}`, {
+async function post(path: string, body: unknown, token: string | null = serviceToken): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${listening.url}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: serviceToken },
+    headers: { 'content-type': 'application/json', ...(token === null ? {} : { [SERVICE_TOKEN_HEADER]: token }) },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+const postCredit = (body: unknown) => post(INTERNAL_CREDIT_PATH, body);
 
 function creditBody(overrides: Record<string, unknown> = {}) {
   return { ownerId: randomUUID(), amountMinor: '1500', currencyCode: 'IRR', description: 'Gift card …AB12', idempotencyKey: randomUUID(), ...overrides };
@@ -188,6 +190,34 @@ describe('the internal credit route', () => {
     const ownerId = randomUUID();
     const response = await postCredit(creditBody({ ownerId, description: 'two\nlines' }));
     expect(response).toMatchObject({ status: 422, body: { code: 'BAD_USER_INPUT' } });
+    expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
+  });
+});
+
+describe('the internal balance route', () => {
+  it("answers a wallet's balance after its credits, in its currency", async () => {
+    const ownerId = randomUUID();
+    const credit = (await postCredit(creditBody({ ownerId, amountMinor: '1500' }))).body as unknown as CreditResponse;
+    await postCredit(creditBody({ ownerId, amountMinor: '250' }));
+    const response = await post(INTERNAL_BALANCE_PATH, { ownerId });
+    expect(response).toEqual({ status: 200, body: { walletId: credit.walletId, balanceMinor: '1750', currencyCode: 'IRR' } satisfies BalanceResponse });
+    expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([{ id: credit.walletId, ownerId, balance: 1750n, currencyCode: 'IRR' }]);
+  });
+
+  it('creates an empty wallet for a user who has none yet, once, as the wallet by owner does', async () => {
+    const ownerId = randomUUID();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(INTERNAL_BALANCE_PATH, { ownerId })));
+    const [wallet, ...others] = await walletsOf(database.sql, { ownerIds: [ownerId] });
+    expect(others).toEqual([]);
+    for (const answer of answers) expect(answer).toEqual({ status: 200, body: { walletId: wallet?.id, balanceMinor: '0', currencyCode: 'IRR' } });
+  });
+
+  it('refuses a caller without the service credential with 401 and one without an owner with 400, creating nothing', async () => {
+    const ownerId = randomUUID();
+    expect(await post(INTERNAL_BALANCE_PATH, { ownerId }, null)).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+    expect(await post(INTERNAL_BALANCE_PATH, { ownerId }, 'not-the-credential')).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+    expect(await post(INTERNAL_BALANCE_PATH, { ownerId: '' })).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT' } });
+    expect(await post(INTERNAL_BALANCE_PATH, 'null')).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT' } });
     expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
   });
 });

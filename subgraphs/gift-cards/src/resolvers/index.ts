@@ -9,6 +9,7 @@ import {
   ForbiddenError,
   hasRole,
   parsePositiveMoney,
+  ServiceUnavailableError,
   type SubgraphContext,
   toConnection,
   toMoneyObject,
@@ -17,6 +18,7 @@ import type { GiftCardRow, RedemptionRow } from '../db/schema.ts';
 import { statusOf } from '../domain/gift-card.ts';
 import type { GiftCardsService } from '../gift-cards.service.ts';
 import type { RedemptionService } from '../redemption.service.ts';
+import type { WalletBalance } from '../wallet-client.ts';
 
 interface IssueInput {
   value: { amount: string; currencyCode: string };
@@ -45,11 +47,11 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
     Mutation: {
       async activateGiftCard(_: unknown, { input }: { input: { code: string } }, ctx: SubgraphContext) {
         const principal = signedIn(ctx);
-        const { giftCard, redemption } = await redemptionService.activate(principal.userId, input.code, {
+        const { giftCard, redemption, walletBalance } = await redemptionService.activate(principal.userId, input.code, {
           requestId: ctx.requestId,
           clientAddress: ctx.clientAddress,
         });
-        return { giftCard, redemption: { ...redemption, giftCard }, wallet: { ownerId: principal.userId } };
+        return { giftCard, redemption: { ...redemption, giftCard }, walletBalance: walletBalance ?? null };
       },
       async issueGiftCards(_: unknown, { input }: { input: IssueInput }, ctx: SubgraphContext) {
         const issued = await cards.issue({
@@ -69,6 +71,28 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         if (ctx.principal?.userId !== user.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own redemptions.');
         const first = checkFirst(args.first, 10);
         return toConnection(await cards.redemptionsOf(user.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+      },
+    },
+    ActivateGiftCardPayload: {
+      /**
+       * The caller's wallet with its balance, which this subgraph provides (`@provides` in
+       * schema.graphql) so that the gateway need not ask the wallet subgraph again: the balance the
+       * wallet answered the credit with, or, when the credit is still PENDING (or was delivered by
+       * another process), the wallet's balance read now. Any other wallet field comes from the
+       * wallet subgraph by `ownerId`. Null, with SERVICE_UNAVAILABLE naming the wallet, when the
+       * wallet cannot be read: the redemption beside it still says what happened.
+       */
+      async wallet(payload: { walletBalance: WalletBalance | null }, _: unknown, ctx: SubgraphContext) {
+        const ownerId = signedIn(ctx).userId;
+        let balance = payload.walletBalance;
+        if (!balance) {
+          try {
+            balance = await redemptionService.walletBalance(ownerId, ctx.requestId);
+          } catch {
+            throw new ServiceUnavailableError('The wallet could not be read just now; the redemption says what happened. Try again shortly.', 1, 'wallet');
+          }
+        }
+        return { ownerId, balance: toMoneyObject(balance.balanceMinor, balance.currencyCode) };
       },
     },
     GiftCard: {
