@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyMigrations } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 import { freePort, startEmbeddedPostgres } from '@giftpay/embedded-db';
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
 import postgres from 'postgres';

@@ -6,7 +6,7 @@
 // and measures fairness: how many winners were among the first `slots` requests sent.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { applyMigrations } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
 import postgres from 'postgres';
 import { type BenchContext, codeOf, urlOf } from '../lib/context.ts';

@@ -6,7 +6,7 @@ import { createServer } from './server.ts';
 
 await runService('gateway', async () => {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: 'gateway', endpoint: config.otlpEndpoint });
+  const tracing = await startTracing({ service: 'gateway', endpoint: config.otlpEndpoint });
   const gateway = await createServer({ config });
   const listening = await listen(gateway.server, config.port, config.host);
   return { logger: gateway.logger, listening, tracing, close: () => gateway.close() };

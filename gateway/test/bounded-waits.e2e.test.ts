@@ -3,7 +3,8 @@
 // that trickles its request is cut off; connections past the cap are refused; and a pool that
 // cannot fit the database is refused at start with a message naming DB_POOL_MAX.
 
-import { ConfigError, checkPoolFits } from '@giftpay/common';
+import { ConfigError } from '@giftpay/common';
+import { checkPoolFits } from '@giftpay/common/db';
 import {
   closedAfter,
   createTestDatabase,

@@ -13,7 +13,7 @@ let tracing: Tracing | null;
 let stack: Stack;
 
 beforeAll(async () => {
-  tracing = startTracing({ service: 'giftpay-tests', exporter });
+  tracing = await startTracing({ service: 'giftpay-tests', exporter });
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
 });

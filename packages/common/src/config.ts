@@ -2,7 +2,7 @@
 // at start-up, through these helpers, so a wrong value stops the service with one clear
 // message that names the variable.
 
-import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './db.ts';
+import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from './database-errors.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -1,6 +1,8 @@
-// Database access shared by the subgraphs: a postgres.js pool wrapped by drizzle, and
-// migrations applied at start over one connection, under an advisory lock so replicas
-// starting together never run them twice. postgres.js 3.4.9 is patched
+// Database access shared by the subgraphs (`@giftpay/common/db`): a postgres.js pool wrapped
+// by drizzle, and migrations applied at start over one connection, under an advisory lock so
+// replicas starting together never run them twice. Not in the package's main entry, so the
+// gateway, which has no database, never loads drizzle or the driver (about half a second of
+// CPU at each start); what the errors need is in database-errors.ts. postgres.js 3.4.9 is patched
 // (patches/postgres@3.4.9.patch) so a lost connection fails its queries instead of crashing
 // the process, hanging them, or running a dead transaction's remainder outside it.
 
@@ -8,6 +10,7 @@ import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres, { type Sql } from 'postgres';
 import { ConfigError } from './config.ts';
+import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS, reconnectDelaySeconds } from './database-errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface DatabaseOptions {
@@ -15,24 +18,6 @@ export interface DatabaseOptions {
   readonly maxConnections: number;
   /** Bounded waits (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS): a stuck row lock costs one request, not the service. */
   readonly timeouts?: DatabaseTimeouts;
-}
-
-export interface DatabaseTimeouts {
-  readonly statementMs: number;
-  readonly lockMs: number;
-  readonly idleInTransactionMs: number;
-}
-
-export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({ statementMs: 10_000, lockMs: 3_000, idleInTransactionMs: 15_000 });
-
-/**
- * postgres.js waits `(0.5..1) × min(3^n / 100, 20)` seconds before reconnecting after the n-th
- * failed connection in a row, shared by the whole pool: after a burst of terminated backends
- * (a failover, a restart) it waited up to 20 s with the database already back. Ours grows from
- * 50 ms to at most 1 s, jittered.
- */
-export function reconnectDelaySeconds(failures: number): number {
-  return Math.min(0.05 * 2 ** Math.min(failures, 10), 1) * (0.5 + Math.random() / 2);
 }
 
 export interface Database<TSchema extends Record<string, unknown>> {
@@ -76,64 +61,6 @@ export async function applyMigrations(url: string, options: { migrationsFolder: 
     await sql.end({ timeout: 5 });
   }
 }
-
-/** True when the error is PostgreSQL's unique_violation, optionally on one constraint. */
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const pgError = findPostgresError(error);
-  return pgError?.code === '23505' && (constraint === undefined || pgError.constraint_name === constraint);
-}
-
-/** True for serialization failures and deadlocks: the transaction may simply be retried. */
-export function isRetryableTransactionError(error: unknown): boolean {
-  const code = findPostgresError(error)?.code;
-  return code === '40001' || code === '40P01';
-}
-
-/** The PostgreSQL error behind an error (drizzle wraps the driver's in `cause`), if any. */
-export function findPostgresError(error: unknown): postgres.PostgresError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    if (current instanceof postgres.PostgresError) return current;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/**
- * True when the database could not be reached or dropped the connection, or a bounded wait ran
- * out. Clients see SERVICE_UNAVAILABLE and may send the same request again: a failed statement
- * committed nothing, and where a COMMIT was lost in flight, every money movement is idempotent
- * by its key, so the retry cannot apply it twice.
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** Client-side connection failures (postgres.js, Node) and server-side ones (SQLSTATE). */
-const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
-  'CONNECTION_CLOSED',
-  'CONNECTION_DESTROYED',
-  'CONNECTION_ENDED',
-  'CONNECT_TIMEOUT',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  '57P01', // admin_shutdown: pg_terminate_backend, a fast shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: starting up or shutting down
-  '57014', // query_canceled: statement_timeout
-  '55P03', // lock_not_available: lock_timeout
-  '53300', // too_many_connections
-  '25P03', // idle_in_transaction_session_timeout
-]);
 
 /**
  * Refuses, at start, a pool larger than the server could ever give this service

@@ -4,7 +4,7 @@
 
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isDatabaseUnavailable } from './db.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
 import type { Logger } from './logger.ts';
 
 export type ErrorCode =

@@ -1,10 +1,11 @@
-// @giftpay/common: what every GiftPay service shares.
+// @giftpay/common: what every GiftPay service shares. The database pool and migrations are
+// `@giftpay/common/db` (db.ts) and the attempt limiter `@giftpay/common/attempt-limiter`: only
+// the subgraphs load them, and with them drizzle and the driver.
 
-export * from './attempt-limiter.ts';
 export * from './auth.ts';
 export * from './authorization.ts';
 export * from './config.ts';
-export * from './db.ts';
+export * from './database-errors.ts';
 export * from './dev-secrets.ts';
 export * from './errors.ts';
 export * from './http.ts';

@@ -5,7 +5,7 @@
 import { buildSchema, GraphQLError, type GraphQLFormattedError, graphql } from 'graphql';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, reconnectDelaySeconds } from '../src/db.ts';
+import { isDatabaseUnavailable, reconnectDelaySeconds } from '../src/database-errors.ts';
 import { createErrorFormatter, ServiceUnavailableError } from '../src/errors.ts';
 
 const schema = buildSchema('type Query { read: String }');

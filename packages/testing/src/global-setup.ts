@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACCOUNTS_MIGRATIONS } from '@giftpay/accounts/migrate';
-import { applyMigrations } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 import { EmbeddedPostgresError, freePort, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/embedded-db';
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
 import { WALLET_MIGRATIONS } from '@giftpay/wallet/migrate';

@@ -72,7 +72,10 @@ export function testEnv(databaseUrl: string, overrides: Env = {}): Record<string
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
-    DB_POOL_MAX: '10',
+    // A real pool, small: on a 2-core machine more than four connections a service add no
+    // throughput, and every connection PostgreSQL opens for a file's stack costs it a backend
+    // start. Tests of bursts or pool limits set their own.
+    DB_POOL_MAX: '4',
     JWT_PRIVATE_KEY: generateSigningKeyPem('EdDSA'),
     INTERNAL_API_TOKEN: randomBytes(32).toString('base64url'),
     GIFT_CARD_CODE_KEY: randomBytes(32).toString('base64url'),

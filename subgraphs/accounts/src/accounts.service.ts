@@ -1,15 +1,7 @@
 // Sign-up, log-in and user look-ups: the accounts subgraph's behaviour, independent of GraphQL.
 
-import {
-  type AttemptLimit,
-  type AttemptSubject,
-  createAttemptLimiter,
-  InvalidCredentialsError,
-  isUniqueViolation,
-  type Principal,
-  type Role,
-  UsernameTakenError,
-} from '@giftpay/common';
+import { InvalidCredentialsError, isUniqueViolation, type Principal, type Role, UsernameTakenError } from '@giftpay/common';
+import { type AttemptLimit, type AttemptSubject, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
 import { eq, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';

@@ -3,7 +3,6 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import {
-  type AttemptLimit,
   type CommonConfig,
   ConfigError,
   type Env,
@@ -15,6 +14,7 @@ import {
   loadOrCreateDevSecret,
   withSecretFiles,
 } from '@giftpay/common';
+import type { AttemptLimit } from '@giftpay/common/attempt-limiter';
 import { checkUsername, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './domain/credentials.ts';
 import { generateSigningKeyPem } from './token-signer.ts';
 

@@ -7,7 +7,7 @@ import { createServer } from './server.ts';
 
 await runService('accounts', async () => {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: 'accounts', endpoint: config.otlpEndpoint });
+  const tracing = await startTracing({ service: 'accounts', endpoint: config.otlpEndpoint });
   await migrateAccounts(config.databaseUrl);
   const server = await createServer({ config });
   const listening = await listen(server.server, config.port, config.host);

@@ -4,8 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  checkPoolFits,
-  connectDatabase,
   createLogger,
   createMetrics,
   createSubgraphApp,
@@ -19,6 +17,7 @@ import {
   type SubgraphApp,
   serviceTokenMatches,
 } from '@giftpay/common';
+import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
 import { parse } from 'graphql';
 import { createAccountsService } from './accounts.service.ts';
 import { type AccountsConfig, DEVELOPMENT_ADMIN_PASSWORD_FILE } from './config.ts';

@@ -2,7 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  type AttemptLimit,
   type CommonConfig,
   ConfigError,
   type Env,
@@ -18,6 +17,7 @@ import {
   supportedCurrencies,
   withSecretFiles,
 } from '@giftpay/common';
+import type { AttemptLimit } from '@giftpay/common/attempt-limiter';
 import { MAX_SLOT_SHARDS, type SlotShardsSetting } from './domain/slot-shards.ts';
 
 /** What K a card of N slots gets under a GIFT_CARD_SLOT_SHARDS setting (for the bench, which issues through the API). */

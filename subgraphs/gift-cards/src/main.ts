@@ -7,7 +7,7 @@ import { createServer } from './server.ts';
 
 await runService('gift-cards', async () => {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: 'gift-cards', endpoint: config.otlpEndpoint });
+  const tracing = await startTracing({ service: 'gift-cards', endpoint: config.otlpEndpoint });
   await migrateGiftCards(config.databaseUrl);
   const server = await createServer({ config });
   const listening = await listen(server.server, config.port, config.host);

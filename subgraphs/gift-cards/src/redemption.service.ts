@@ -4,11 +4,7 @@
 // credits until the wallet confirms them. See docs/architecture.md.
 
 import {
-  type AttemptLimit,
-  type AttemptSubject,
-  type AttemptSubjectTemplate,
   type Counter,
-  createAttemptLimiter,
   DomainError,
   GiftCardAlreadyRedeemedError,
   GiftCardDisabledError,
@@ -19,6 +15,7 @@ import {
   RateLimitedError,
   ServiceCallError,
 } from '@giftpay/common';
+import { type AttemptLimit, type AttemptSubject, type AttemptSubjectTemplate, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
 import { and, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';

@@ -4,8 +4,6 @@
 import { readFileSync } from 'node:fs';
 import {
   Counter,
-  checkPoolFits,
-  connectDatabase,
   createLogger,
   createMetrics,
   createSubgraphApp,
@@ -15,6 +13,7 @@ import {
   remoteKeySet,
   type SubgraphApp,
 } from '@giftpay/common';
+import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
 import { parse } from 'graphql';
 import type { GiftCardsConfig } from './config.ts';
 import * as schema from './db/schema.ts';

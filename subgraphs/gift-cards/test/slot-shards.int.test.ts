@@ -6,7 +6,8 @@
 // the shards existed.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { applyMigrations, type Listening, listen } from '@giftpay/common';
+import { type Listening, listen } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 import {
   type ClaimAnswer,
   claimAllAtOnce,

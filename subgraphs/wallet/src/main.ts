@@ -7,7 +7,7 @@ import { createServer } from './server.ts';
 
 await runService('wallet', async () => {
   const config = loadConfig(process.env);
-  const tracing = startTracing({ service: 'wallet', endpoint: config.otlpEndpoint });
+  const tracing = await startTracing({ service: 'wallet', endpoint: config.otlpEndpoint });
   await migrateWallet(config.databaseUrl);
   const server = await createServer({ config });
   const listening = await listen(server.server, config.port, config.host);

@@ -3,8 +3,6 @@
 
 import { readFileSync } from 'node:fs';
 import {
-  checkPoolFits,
-  connectDatabase,
   createLogger,
   createMetrics,
   createSubgraphApp,
@@ -15,6 +13,7 @@ import {
   ServiceCallError,
   type SubgraphApp,
 } from '@giftpay/common';
+import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
 import { parse } from 'graphql';
 import type { WalletConfig } from './config.ts';
 import * as schema from './db/schema.ts';

@@ -5,7 +5,8 @@
 // a deadlock it closes, a trigger it adds for one description only. Nothing is mocked.
 
 import { randomUUID } from 'node:crypto';
-import { connectDatabase, type Money } from '@giftpay/common';
+import type { Money } from '@giftpay/common';
+import { connectDatabase } from '@giftpay/common/db';
 import {
   assertLedgerMatchesResponses,
   CONTENDED_LEDGER_TIMEOUTS,

@@ -2,7 +2,8 @@
 // created or lost, each request applied once, under concurrency.
 
 import { randomUUID } from 'node:crypto';
-import { connectDatabase, type Money } from '@giftpay/common';
+import type { Money } from '@giftpay/common';
+import { connectDatabase } from '@giftpay/common/db';
 import {
   assertLedgerInvariants,
   assertLedgerMatchesResponses,

@@ -3,7 +3,7 @@
 // once against what the successful answers imply (each key once) and the ledger invariants.
 
 import { randomUUID } from 'node:crypto';
-import { connectDatabase } from '@giftpay/common';
+import { connectDatabase } from '@giftpay/common/db';
 import {
   assertLedgerInvariants,
   assertLedgerMatchesResponses,

@@ -2,7 +2,7 @@
 // them: applied again they change nothing, and replicas starting together apply them once.
 
 import { randomBytes } from 'node:crypto';
-import { applyMigrations } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { WALLET_MIGRATIONS } from '../src/db/migrate.ts';

@@ -1,7 +1,7 @@
 // Applies the accounts subgraph's committed drizzle-kit migrations.
 
 import { fileURLToPath } from 'node:url';
-import { applyMigrations } from '@giftpay/common';
+import { applyMigrations } from '@giftpay/common/db';
 
 export const ACCOUNTS_MIGRATIONS = { migrationsFolder: fileURLToPath(new URL('../../drizzle', import.meta.url)), migrationsTable: '__accounts_migrations' };
 
