@@ -9,6 +9,8 @@ import {
   pageToEnd,
   type SignedIn,
   type Stack,
+  startFaultyProxy,
+  startGateway,
   startStack,
   type TestDatabase,
   walletsOf,
@@ -260,6 +262,43 @@ describe('transaction history', () => {
     const whole = await page(user, 50, null);
     expect(whole.pageInfo.hasNextPage).toBe(false);
     expect(whole.edges.map((edge) => edge.node)).toEqual(all);
+  });
+});
+
+describe('the wallet read', () => {
+  it('answers me { wallet } from the wallet subgraph alone: it holds while accounts cannot answer, and names accounts for a field of its own', async () => {
+    const user = await fundedUser('30');
+    // A gateway of its own whose link to the accounts subgraph refuses everything; the signing
+    // keys still come from accounts itself.
+    const accountsLink = await startFaultyProxy(stack.accounts.listening.url);
+    const gateway = await startGateway({ ...stack.env, ACCOUNTS_URL: accountsLink.url, JWKS_URL: `${stack.accounts.listening.url}/.well-known/jwks.json` });
+    accountsLink.mode = 'refuse';
+    try {
+      const ask = async (query: string, token?: string) => {
+        const response = await fetch(`${gateway.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ query }),
+        });
+        return (await response.json()) as { data?: { me: unknown } | null; errors?: { extensions?: Record<string, unknown> }[] };
+      };
+      const read = await ask('{ me { id wallet { balance { amount } transactions(first: 10) { edges { node { amount { amount } } } } } } }', user.token);
+      expect(read.errors).toBeUndefined();
+      expect(read.data?.me).toEqual({
+        id: user.userId,
+        wallet: { balance: { amount: '30' }, transactions: { edges: [{ node: { amount: { amount: '30' } } }] } },
+      });
+      expect(accountsLink.counts.received).toBe(0);
+      // Anonymous: null, as accounts answers it, and no error.
+      expect(await ask('{ me { wallet { balance { amount } } } }')).toEqual({ data: { me: null } });
+      // The username lives in accounts, out of reach here.
+      const withName = await ask('{ me { username wallet { balance { amount } } } }', user.token);
+      expect(withName.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', service: 'accounts' });
+      expect(accountsLink.counts.refused).toBeGreaterThan(0);
+    } finally {
+      await gateway.close();
+      await accountsLink.close();
+    }
   });
 });
 

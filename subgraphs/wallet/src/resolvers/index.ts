@@ -35,6 +35,14 @@ export function createResolvers(ledger: Ledger) {
   return {
     Decimal: DecimalScalar,
     DateTime: DateTimeScalar,
+    Query: {
+      /**
+       * The token's user, by id (`@shareable` with accounts, which owns users): the gateway
+       * answers `me { wallet { … } }` from this subgraph alone. Users are never deleted, so the
+       * subject of a valid token is a user accounts knows.
+       */
+      me: (_: unknown, __: unknown, ctx: SubgraphContext) => (ctx.principal ? { id: ctx.principal.userId } : null),
+    },
     User: {
       wallet(user: { id: string }, _: unknown, ctx: SubgraphContext) {
         assertMayAccess(ctx, user.id);
