@@ -40,6 +40,18 @@ const cardWithLiveCount = { ...getTableColumns(giftCards), redemptionCount: live
 export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultCurrency: string; slotShards?: SlotShardsSetting }) {
   const { db } = deps;
 
+  /** Redemptions matching `where`, newest first by `seq`, with their cards; `first + 1` rows. */
+  async function redemptionPage(where: SQL, first: number, beforeSeq: bigint | null): Promise<(RedemptionRow & { giftCard: GiftCardRow })[]> {
+    const rows = await db
+      .select({ redemption: redemptions, giftCard: cardWithLiveCount })
+      .from(redemptions)
+      .innerJoin(giftCards, eq(giftCards.id, redemptions.giftCardId))
+      .where(beforeSeq === null ? where : and(where, lt(redemptions.seq, beforeSeq)))
+      .orderBy(desc(redemptions.seq))
+      .limit(first + 1);
+    return rows.map((row) => ({ ...row.redemption, giftCard: row.giftCard }));
+  }
+
   return {
     /** Issues `count` cards in one transaction (a few multi-row inserts); each code is returned once. */
     async issue(request: IssueRequest): Promise<{ code: string; giftCard: GiftCardRow }[]> {
@@ -101,6 +113,14 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
       return card;
     },
 
+    /** Undoes `disable`; a card that is not disabled is returned unchanged. */
+    async enable(id: string): Promise<GiftCardRow> {
+      if (!isUuid(id)) throw new GiftCardNotFoundError();
+      const [card] = await db.update(giftCards).set({ disabledAt: null }).where(eq(giftCards.id, id)).returning(cardWithLiveCount);
+      if (!card) throw new GiftCardNotFoundError();
+      return card;
+    },
+
     async findById(id: string): Promise<GiftCardRow | null> {
       if (!isUuid(id)) return null;
       const [card] = await db.select(cardWithLiveCount).from(giftCards).where(eq(giftCards.id, id));
@@ -118,15 +138,18 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
     },
 
     /** A user's redemptions, newest first, each with its card; `first + 1` rows. */
-    async redemptionsOf(userId: string, first: number, beforeSeq: bigint | null): Promise<(RedemptionRow & { giftCard: GiftCardRow })[]> {
-      const rows = await db
-        .select({ redemption: redemptions, giftCard: cardWithLiveCount })
-        .from(redemptions)
-        .innerJoin(giftCards, eq(giftCards.id, redemptions.giftCardId))
-        .where(beforeSeq === null ? eq(redemptions.userId, userId) : and(eq(redemptions.userId, userId), lt(redemptions.seq, beforeSeq)))
-        .orderBy(desc(redemptions.seq))
-        .limit(first + 1);
-      return rows.map((row) => ({ ...row.redemption, giftCard: row.giftCard }));
+    /** A user's redemptions, newest first; `first + 1` rows. */
+    redemptionsOf(userId: string, first: number, beforeSeq: bigint | null): Promise<(RedemptionRow & { giftCard: GiftCardRow })[]> {
+      return redemptionPage(eq(redemptions.userId, userId), first, beforeSeq);
+    },
+
+    /**
+     * A card's redemptions, newest first; `first + 1` rows. Found through the card's
+     * one-per-user index and sorted: no index of its own, which every claim would have to
+     * write (issue 8 asks that support views cost the burst nothing).
+     */
+    redemptionsOfCard(giftCardId: string, first: number, beforeSeq: bigint | null): Promise<(RedemptionRow & { giftCard: GiftCardRow })[]> {
+      return redemptionPage(eq(redemptions.giftCardId, giftCardId), first, beforeSeq);
     },
   };
 }

@@ -8,6 +8,8 @@ export function createResolvers(accounts: AccountsService) {
   return {
     Query: {
       me: (_: unknown, __: unknown, ctx: SubgraphContext) => (ctx.principal ? accounts.findById(ctx.principal.userId).then((user) => user ?? null) : null),
+      // Admins only (@auth in schema.graphql).
+      user: async (_: unknown, { username }: { username: string }) => (await accounts.findByUsername(username)) ?? null,
     },
     Mutation: {
       signUp: (_: unknown, args: { input: { username: string; password: string } }) => accounts.signUp(args.input),

@@ -65,6 +65,7 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         return { giftCards: issued };
       },
       disableGiftCard: (_: unknown, { id }: { id: string }) => cards.disable(id),
+      enableGiftCard: (_: unknown, { id }: { id: string }) => cards.enable(id),
     },
     User: {
       async giftCardRedemptions(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: SubgraphContext) {
@@ -98,9 +99,21 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
     GiftCard: {
       value: (card: GiftCardRow) => toMoneyObject(card.valueAmount, card.currencyCode),
       status: (card: GiftCardRow) => statusOf(card, new Date()),
+      // Admins only (@auth in schema.graphql).
+      async redemptions(card: GiftCardRow, args: { first?: number | null; after?: string | null }) {
+        const first = checkFirst(args.first, 10);
+        return toConnection(await cards.redemptionsOfCard(card.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+      },
     },
     Redemption: {
       amount: (redemption: RedemptionRow) => toMoneyObject(redemption.amount, redemption.currencyCode),
+      /** A reference the accounts subgraph resolves; checked here too, as the id alone needs no call there. */
+      user(redemption: RedemptionRow, _: unknown, ctx: SubgraphContext) {
+        if (ctx.principal?.userId !== redemption.userId && !hasRole(ctx.principal, 'admin')) {
+          throw new ForbiddenError('Only the user who redeemed, or an admin, may see who redeemed.');
+        }
+        return { __typename: 'User', id: redemption.userId };
+      },
     },
   };
 }

@@ -1,0 +1,156 @@
+// What a support desk reaches for, through the gateway (issue 8, first step): a user found by
+// username with their wallet and redemptions, who redeemed a card and when, and a card
+// disabled by mistake enabled again. Every admin field answers FORBIDDEN to a user, and a
+// refused change changes nothing.
+
+import { createTestDatabase, type Page, pageToEnd, type SignedIn, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let database: TestDatabase;
+let stack: Stack;
+let admin: SignedIn;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  stack = await startStack({ databaseUrl: database.url });
+  admin = await stack.logInAdmin();
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const ACTIVATE = 'mutation ($code: String!) { activateGiftCard(input: { code: $code }) { redemption { id status } } }';
+
+async function activate(user: SignedIn, code: string) {
+  return stack.graphql<{ activateGiftCard: { redemption: { id: string; status: string } } }>(ACTIVATE, { token: user.token, variables: { code } });
+}
+
+function codeOf(answer: { errors?: readonly { extensions?: { code?: unknown } }[] }): unknown {
+  return answer.errors?.[0]?.extensions?.code;
+}
+
+describe('a user found by username', () => {
+  it('is found by an admin in any letter case, with the wallet, its transactions and the redemptions; null when no one has the name', async () => {
+    const user = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '70' });
+    expect((await activate(user, code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    const query = `query ($username: String!) {
+      user(username: $username) {
+        id username roles
+        wallet { balance { amount } transactions { edges { node { kind amount { amount } } } } }
+        giftCardRedemptions { edges { node { status amount { amount } giftCard { last4 } } } }
+      }
+    }`;
+    const found = await stack.graphql<{ user: unknown }>(query, { token: admin.token, variables: { username: user.username.toUpperCase() } });
+    expect(found.errors).toBeUndefined();
+    expect(found.data?.user).toEqual({
+      id: user.userId,
+      username: user.username,
+      roles: ['user'],
+      wallet: { balance: { amount: '70' }, transactions: { edges: [{ node: { kind: 'CREDIT', amount: { amount: '70' } } }] } },
+      giftCardRedemptions: { edges: [{ node: { status: 'CREDITED', amount: { amount: '70' }, giftCard: { last4: code.slice(-4) } } }] },
+    });
+    const none = await stack.graphql<{ user: unknown }>(query, { token: admin.token, variables: { username: 'no_such_user_anywhere' } });
+    expect(none).toMatchObject({ data: { user: null } });
+    expect(none.errors).toBeUndefined();
+  });
+});
+
+describe("a card's redemptions", () => {
+  it('are paged by an admin newest first, to the end, each once, with who redeemed and when', async () => {
+    const users = await Promise.all(Array.from({ length: 7 }, () => stack.signUp()));
+    const { code, id } = await stack.issueGiftCard({ amount: '5', usageLimit: 10 });
+    const redemptionIds: string[] = [];
+    // One after another, so the order of the claims is known.
+    for (const user of users) redemptionIds.push((await activate(user, code)).data?.activateGiftCard.redemption.id as string);
+    const query = `query ($id: ID!, $after: String) {
+      giftCard(id: $id) { redemptionCount redemptions(first: 3, after: $after) {
+        edges { cursor node { id status createdAt amount { amount } user { id username } } }
+        pageInfo { hasNextPage endCursor }
+      } }
+    }`;
+    type Node = { id: string; status: string; createdAt: string; amount: { amount: string }; user: { id: string; username: string } };
+    const nodes = await pageToEnd<Node>(3, async (after) => {
+      const page = await stack.graphql<{ giftCard: { redemptions: Page<Node> } }>(query, { token: admin.token, variables: { id, after } });
+      expect(page.errors).toBeUndefined();
+      return page.data?.giftCard.redemptions as Page<Node>;
+    });
+    expect(nodes.map((node) => node.id)).toEqual([...redemptionIds].reverse());
+    expect(nodes.map((node) => node.user)).toEqual(users.map((user) => ({ id: user.userId, username: user.username })).reverse());
+    for (const node of nodes) expect(node).toMatchObject({ status: 'CREDITED', amount: { amount: '5' } });
+    const times = nodes.map((node) => Date.parse(node.createdAt));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+
+  it('let a user read who redeemed their own redemption: themself', async () => {
+    const user = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '3' });
+    await activate(user, code);
+    const own = await stack.graphql<{ me: { giftCardRedemptions: { edges: { node: { user: { id: string; username: string } } }[] } } }>(
+      '{ me { giftCardRedemptions { edges { node { user { id username } } } } } }',
+      { token: user.token },
+    );
+    expect(own.errors).toBeUndefined();
+    expect(own.data?.me.giftCardRedemptions.edges).toEqual([{ node: { user: { id: user.userId, username: user.username } } }]);
+  });
+});
+
+describe('a card disabled by mistake', () => {
+  it('is enabled again by an admin: disabledAt is set and then cleared, and activation is refused and then accepted', async () => {
+    const { code, id } = await stack.issueGiftCard({ amount: '9' });
+    const fields = 'id status disabledAt';
+    const disabled = await stack.graphql<{ disableGiftCard: { status: string; disabledAt: string | null } }>(
+      `mutation ($id: ID!) { disableGiftCard(id: $id) { ${fields} } }`,
+      { token: admin.token, variables: { id } },
+    );
+    expect(disabled.data?.disableGiftCard.status).toBe('DISABLED');
+    const disabledAt = disabled.data?.disableGiftCard.disabledAt as string;
+    expect(Math.abs(Date.parse(disabledAt) - Date.now())).toBeLessThan(60_000);
+    const user = await stack.signUp();
+    expect(codeOf(await activate(user, code))).toBe('GIFT_CARD_DISABLED');
+
+    const enable = (token: string) =>
+      stack.graphql<{ enableGiftCard: { id: string; status: string; disabledAt: string | null } }>(
+        `mutation ($id: ID!) { enableGiftCard(id: $id) { ${fields} } }`,
+        {
+          token,
+          variables: { id },
+        },
+      );
+    const enabled = await enable(admin.token);
+    expect(enabled.errors).toBeUndefined();
+    expect(enabled.data?.enableGiftCard).toEqual({ id, status: 'ACTIVE', disabledAt: null });
+    // Enabling a card that is not disabled changes nothing.
+    expect((await enable(admin.token)).data?.enableGiftCard).toEqual({ id, status: 'ACTIVE', disabledAt: null });
+    expect((await activate(user, code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+  });
+
+  it('answers GIFT_CARD_NOT_FOUND for an id no card has', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-an-id']) {
+      const answer = await stack.graphql(`mutation { enableGiftCard(id: "${id}") { id } }`, { token: admin.token });
+      expect(codeOf(answer)).toBe('GIFT_CARD_NOT_FOUND');
+    }
+  });
+});
+
+describe('who may use the support views', () => {
+  it('answers FORBIDDEN to a user for every admin field, UNAUTHENTICATED without a token, and a refused enable changes nothing', async () => {
+    const user = await stack.signUp();
+    const { id } = await stack.issueGiftCard({ amount: '4' });
+    await stack.graphql('mutation ($id: ID!) { disableGiftCard(id: $id) { id } }', { token: admin.token, variables: { id } });
+    const attempts = [
+      [`{ user(username: "${admin.username}") { id } }`, {}],
+      ['mutation ($id: ID!) { enableGiftCard(id: $id) { id } }', { id }],
+      ['query ($id: ID!) { giftCard(id: $id) { redemptions { edges { node { id } } } } }', { id }],
+    ] as const;
+    for (const [query, variables] of attempts) {
+      const asUser = await stack.graphql(query, { token: user.token, variables });
+      expect(codeOf(asUser), query).toBe('FORBIDDEN');
+      const anonymous = await stack.graphql(query, { variables });
+      expect(codeOf(anonymous), query).toBe('UNAUTHENTICATED');
+    }
+    const [card] = await database.sql`select disabled_at is not null as disabled from gift_cards.gift_cards where id = ${id}`;
+    expect(card).toEqual({ disabled: true });
+  });
+});
