@@ -39,7 +39,7 @@ describe('a user found by username', () => {
       user(username: $username) {
         id username roles
         wallet { balance { amount } transactions { edges { node { kind amount { amount } } } } }
-        giftCardRedemptions { edges { node { status amount { amount } giftCard { last4 } } } }
+        giftCardRedemptions { edges { node { status amount { amount } giftCard { last4 } } } totalCount }
       }
     }`;
     const found = await stack.graphql<{ user: unknown }>(query, { token: admin.token, variables: { username: user.username.toUpperCase() } });
@@ -49,7 +49,7 @@ describe('a user found by username', () => {
       username: user.username,
       roles: ['user'],
       wallet: { balance: { amount: '70' }, transactions: { edges: [{ node: { kind: 'CREDIT', amount: { amount: '70' } } }] } },
-      giftCardRedemptions: { edges: [{ node: { status: 'CREDITED', amount: { amount: '70' }, giftCard: { last4: code.slice(-4) } } }] },
+      giftCardRedemptions: { edges: [{ node: { status: 'CREDITED', amount: { amount: '70' }, giftCard: { last4: code.slice(-4) } } }], totalCount: 1 },
     });
     const none = await stack.graphql<{ user: unknown }>(query, { token: admin.token, variables: { username: 'no_such_user_anywhere' } });
     expect(none).toMatchObject({ data: { user: null } });
@@ -68,12 +68,18 @@ describe("a card's redemptions", () => {
       giftCard(id: $id) { redemptionCount redemptions(first: 3, after: $after) {
         edges { cursor node { id status createdAt amount { amount } user { id username } } }
         pageInfo { hasNextPage endCursor }
+        totalCount
       } }
     }`;
     type Node = { id: string; status: string; createdAt: string; amount: { amount: string }; user: { id: string; username: string } };
     const nodes = await pageToEnd<Node>(3, async (after) => {
-      const page = await stack.graphql<{ giftCard: { redemptions: Page<Node> } }>(query, { token: admin.token, variables: { id, after } });
+      const page = await stack.graphql<{ giftCard: { redemptions: Page<Node> & { totalCount: number } } }>(query, {
+        token: admin.token,
+        variables: { id, after },
+      });
       expect(page.errors).toBeUndefined();
+      // The whole list, on every page.
+      expect(page.data?.giftCard.redemptions.totalCount).toBe(7);
       return page.data?.giftCard.redemptions as Page<Node>;
     });
     expect(nodes.map((node) => node.id)).toEqual([...redemptionIds].reverse());
@@ -93,6 +99,56 @@ describe("a card's redemptions", () => {
     );
     expect(own.errors).toBeUndefined();
     expect(own.data?.me.giftCardRedemptions.edges).toEqual([{ node: { user: { id: user.userId, username: user.username } } }]);
+  });
+});
+
+describe('the cards an admin looks for', () => {
+  it('are filtered by status, the last four of the code and the time of issue, with totalCount counting the whole filtered list', async () => {
+    const since = new Date().toISOString();
+    const active = await stack.issueGiftCard({ amount: '11' });
+    const usedUp = await stack.issueGiftCard({ amount: '12' });
+    const disabled = await stack.issueGiftCard({ amount: '13' });
+    const expired = await stack.issueGiftCard({ amount: '14', expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    await activate(await stack.signUp(), usedUp.code);
+    await stack.graphql('mutation ($id: ID!) { disableGiftCard(id: $id) { id } }', { token: admin.token, variables: { id: disabled.id } });
+    // Time moved on for this card alone: its expiry an hour ago.
+    await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 hour' where id = ${expired.id}`;
+    const until = new Date(Date.now() + 1000).toISOString();
+
+    type Card = { id: string; status: string };
+    const list = async (filter: Record<string, unknown>, first = 20, after: string | null = null) => {
+      const answer = await stack.graphql<{ giftCards: Page<Card> & { totalCount: number } }>(
+        'query ($filter: GiftCardFilter, $first: Int, $after: String) { giftCards(first: $first, after: $after, filter: $filter) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } totalCount } }',
+        { token: admin.token, variables: { filter: { createdAfter: since, ...filter }, first, after } },
+      );
+      expect(answer.errors).toBeUndefined();
+      return answer.data?.giftCards as Page<Card> & { totalCount: number };
+    };
+    const all = await pageToEnd<Card>(2, (after) => list({}, 2, after));
+    expect(all.map((card) => card.id)).toEqual([expired.id, disabled.id, usedUp.id, active.id]);
+    expect((await list({})).totalCount).toBe(4);
+    for (const [status, card] of [
+      ['ACTIVE', active],
+      ['USED_UP', usedUp],
+      ['DISABLED', disabled],
+      ['EXPIRED', expired],
+    ] as const) {
+      const page = await list({ status });
+      expect(
+        page.edges.map((edge) => edge.node),
+        status,
+      ).toEqual([{ id: card.id, status }]);
+      expect(page.totalCount).toBe(1);
+    }
+    const byLast4 = await list({ last4: active.code.slice(-4).toLowerCase() });
+    expect(byLast4.edges.map((edge) => edge.node.id)).toEqual([active.id]);
+    expect((await list({ createdBefore: since })).edges).toEqual([]);
+    expect((await list({ createdBefore: until })).totalCount).toBe(4);
+    const empty = await list({ createdBefore: since });
+    expect({ totalCount: empty.totalCount, pageInfo: empty.pageInfo }).toEqual({ totalCount: 0, pageInfo: { hasNextPage: false, endCursor: null } });
+
+    const wrong = await stack.graphql('{ giftCards(filter: { last4: "AB" }) { totalCount } }', { token: admin.token });
+    expect(codeOf(wrong)).toBe('BAD_USER_INPUT');
   });
 });
 

@@ -1,11 +1,11 @@
 // Issuing and managing cards (admins), and reading cards and redemptions.
 
 import { BadUserInputError, CurrencyMismatchError, GiftCardNotFoundError, isUniqueViolation, type Money } from '@giftpay/common';
-import { and, desc, eq, getTableColumns, lt, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gte, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
-import { checkIssueRequest } from './domain/gift-card.ts';
+import { checkIssueRequest, type GiftCardStatus } from './domain/gift-card.ts';
 import { checkChosenCode, generateCode, hashCode, lastFour, normalizeCode } from './domain/gift-card-code.ts';
 import { type SlotShardsSetting, slotShardsFor } from './domain/slot-shards.ts';
 
@@ -36,6 +36,48 @@ export const liveRedemptionCount: SQL<number> = sql<number>`(case when ${giftCar
 
 /** Every column of a card, its redemption count live. */
 const cardWithLiveCount = { ...getTableColumns(giftCards), redemptionCount: liveRedemptionCount };
+
+/** What `giftCards` may be filtered by; every condition set must hold. */
+export interface GiftCardFilter {
+  readonly status?: GiftCardStatus | null;
+  readonly last4?: string | null;
+  readonly createdAfter?: Date | null;
+  readonly createdBefore?: Date | null;
+}
+
+/**
+ * The SQL of a filter. A status is computed as statusOf does (disabled wins over expired,
+ * expired over used up), from the live redemption count.
+ */
+function cardFilter(filter: GiftCardFilter): SQL | undefined {
+  const conditions: SQL[] = [];
+  const notDisabled = isNull(giftCards.disabledAt);
+  const expired = sql`(${giftCards.expiresAt} is not null and ${giftCards.expiresAt} <= now())`;
+  const usedUp = sql`${liveRedemptionCount} >= ${giftCards.usageLimit}`;
+  switch (filter.status ?? null) {
+    case 'DISABLED':
+      conditions.push(isNotNull(giftCards.disabledAt));
+      break;
+    case 'EXPIRED':
+      conditions.push(notDisabled, expired);
+      break;
+    case 'USED_UP':
+      conditions.push(notDisabled, sql`not ${expired}`, usedUp);
+      break;
+    case 'ACTIVE':
+      conditions.push(notDisabled, sql`not ${expired}`, sql`not (${usedUp})`);
+      break;
+    default:
+      break;
+  }
+  if (filter.last4 !== undefined && filter.last4 !== null) {
+    if (!/^[0-9A-Za-z]{4}$/.test(filter.last4)) throw new BadUserInputError('filter.last4 must be the last four letters or digits of a code.');
+    conditions.push(eq(giftCards.last4, filter.last4.toUpperCase()));
+  }
+  if (filter.createdAfter) conditions.push(gte(giftCards.createdAt, filter.createdAfter));
+  if (filter.createdBefore) conditions.push(lt(giftCards.createdAt, filter.createdBefore));
+  return conditions.length === 0 ? undefined : and(...conditions);
+}
 
 export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultCurrency: string; slotShards?: SlotShardsSetting }) {
   const { db } = deps;
@@ -128,13 +170,27 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
     },
 
     /** Newest first; `first + 1` rows. */
-    list(first: number, beforeSeq: bigint | null): Promise<GiftCardRow[]> {
+    list(first: number, beforeSeq: bigint | null, filter: GiftCardFilter = {}): Promise<GiftCardRow[]> {
+      const where = cardFilter(filter);
       return db
         .select(cardWithLiveCount)
         .from(giftCards)
-        .where(beforeSeq === null ? undefined : lt(giftCards.seq, beforeSeq))
+        .where(beforeSeq === null ? where : and(where, lt(giftCards.seq, beforeSeq)))
         .orderBy(desc(giftCards.seq))
         .limit(first + 1);
+    },
+
+    /** How many cards match `filter`. */
+    async count(filter: GiftCardFilter = {}): Promise<number> {
+      const [row] = await db.select({ n: sql<number>`count(*)::integer` }).from(giftCards).where(cardFilter(filter));
+      return row?.n ?? 0;
+    },
+
+    /** How many redemptions a user (or a card) has. */
+    async countRedemptions(by: { userId: string } | { giftCardId: string }): Promise<number> {
+      const where = 'userId' in by ? eq(redemptions.userId, by.userId) : eq(redemptions.giftCardId, by.giftCardId);
+      const [row] = await db.select({ n: sql<number>`count(*)::integer` }).from(redemptions).where(where);
+      return row?.n ?? 0;
     },
 
     /** A user's redemptions, newest first, each with its card; `first + 1` rows. */

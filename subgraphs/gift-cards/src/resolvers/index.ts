@@ -16,7 +16,7 @@ import {
 } from '@giftpay/common';
 import type { GiftCardRow, RedemptionRow } from '../db/schema.ts';
 import { statusOf } from '../domain/gift-card.ts';
-import type { GiftCardsService } from '../gift-cards.service.ts';
+import type { GiftCardFilter, GiftCardsService } from '../gift-cards.service.ts';
 import type { RedemptionService } from '../redemption.service.ts';
 import type { WalletBalance } from '../wallet-client.ts';
 
@@ -39,9 +39,12 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
     DateTime: DateTimeScalar,
     Query: {
       giftCard: (_: unknown, { id }: { id: string }) => cards.findById(id),
-      async giftCards(_: unknown, args: { first?: number | null; after?: string | null }) {
+      async giftCards(_: unknown, args: { first?: number | null; after?: string | null; filter?: GiftCardFilter | null }) {
         const first = checkFirst(args.first, 20);
-        return toConnection(await cards.list(first, decodeSeqCursor(args.after)), first, (card) => encodeCursor([card.seq]));
+        const filter = args.filter ?? {};
+        const page = toConnection(await cards.list(first, decodeSeqCursor(args.after), filter), first, (card) => encodeCursor([card.seq]));
+        // A function is called by GraphQL's default resolver: the count runs only when asked for.
+        return { ...page, totalCount: () => cards.count(filter) };
       },
     },
     Mutation: {
@@ -71,7 +74,8 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
       async giftCardRedemptions(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: SubgraphContext) {
         if (ctx.principal?.userId !== user.id && !hasRole(ctx.principal, 'admin')) throw new ForbiddenError('You may only see your own redemptions.');
         const first = checkFirst(args.first, 10);
-        return toConnection(await cards.redemptionsOf(user.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+        const page = toConnection(await cards.redemptionsOf(user.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+        return { ...page, totalCount: () => cards.countRedemptions({ userId: user.id }) };
       },
     },
     ActivateGiftCardPayload: {
@@ -102,7 +106,8 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
       // Admins only (@auth in schema.graphql).
       async redemptions(card: GiftCardRow, args: { first?: number | null; after?: string | null }) {
         const first = checkFirst(args.first, 10);
-        return toConnection(await cards.redemptionsOfCard(card.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+        const page = toConnection(await cards.redemptionsOfCard(card.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
+        return { ...page, totalCount: () => cards.countRedemptions({ giftCardId: card.id }) };
       },
     },
     Redemption: {
