@@ -1,5 +1,5 @@
 // For admins: issue gift cards (each code shown once), or a promotion (one code, N users) and
-// watch its redemptions fill up, polled every second.
+// watch its redemptions fill up, polled every second, with who redeemed and when.
 
 import { useMutation, useQuery } from '@apollo/client/react';
 import { type FormEvent, useState } from 'react';
@@ -104,18 +104,42 @@ export function AdminPanel({ currencyCode }: { currencyCode: string }) {
   );
 }
 
-/** A promotion's redemptions, polled: the count rises as users activate the code. */
+/** A promotion's redemptions, polled: the count rises as users activate the code, and the latest redeemers are listed. */
 function Redemptions({ giftCardId }: { giftCardId: string }) {
   const { data, error } = useQuery(GiftCardRedemptionsDocument, { variables: { id: giftCardId }, pollInterval: 1000 });
   const card = data?.giftCard;
   if (error) return <p className="error">{describeError(error)}</p>;
   if (!card) return null;
+  const latest = card.redemptions.edges.map((edge) => edge.node);
   return (
     <div>
       <p data-testid="redemptions">
         {card.redemptionCount} / {card.usageLimit} redeemed ({card.status})
       </p>
       <progress max={card.usageLimit} value={card.redemptionCount} />
+      {latest.length > 0 ? (
+        <table data-testid="redeemers" aria-label="Latest redemptions">
+          <caption>
+            Latest {latest.length} of {card.redemptions.totalCount}
+          </caption>
+          <thead>
+            <tr>
+              <th>User</th>
+              <th>When</th>
+              <th>Credit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {latest.map((redemption) => (
+              <tr key={redemption.id}>
+                <td>{redemption.user.username}</td>
+                <td>{new Date(redemption.createdAt).toLocaleTimeString()}</td>
+                <td>{redemption.status}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
     </div>
   );
 }

@@ -147,6 +147,20 @@ export const GiftCardRedemptionsDocument = graphql(`
       status
       usageLimit
       redemptionCount
+      redemptions(first: 10) {
+        totalCount
+        edges {
+          node {
+            id
+            createdAt
+            status
+            user {
+              id
+              username
+            }
+          }
+        }
+      }
     }
   }
 `);

@@ -122,7 +122,7 @@ describe('the example web wallet', () => {
     expect(balances.map((each) => each.data?.me.wallet.balance.amount)).toEqual(['500', '200']);
   });
 
-  it('lets an admin issue a promotion and watch its redemptions fill up live', { timeout: 240_000 }, async () => {
+  it('lets an admin issue a promotion and watch its redemptions fill up live, with who redeemed', { timeout: 240_000 }, async () => {
     await withPage(async (page) => {
       await logIn(page, ADMIN_USERNAME, ADMIN_PASSWORD);
       const promotion = page.getByRole('form', { name: 'Issue a promotion' });
@@ -140,6 +140,13 @@ describe('the example web wallet', () => {
         // No reload: the page polls the promotion's count.
         await expect.poll(() => page.getByTestId('redemptions').textContent(), { timeout: 60_000 }).toBe(expected);
       }
+      // Who redeemed, newest first, each once.
+      const redeemers = page.getByTestId('redeemers');
+      await expect
+        .poll(() => redeemers.locator('tbody tr td:first-child').allTextContents(), { timeout: 60_000 })
+        .toEqual(users.map((user) => user.username).reverse());
+      expect(await redeemers.locator('caption').textContent()).toBe('Latest 3 of 3');
+      expect(await redeemers.locator('tbody tr td:nth-child(3)').allTextContents()).toEqual(['CREDITED', 'CREDITED', 'CREDITED']);
       await keepScreenshot(page, 'web-wallet-promotion');
     });
   });

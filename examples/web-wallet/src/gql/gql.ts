@@ -21,7 +21,7 @@ type Documents = {
     "\n  mutation Spend($input: SpendInput!) {\n    spend(input: $input) {\n      transaction {\n        id\n      }\n      wallet {\n        id\n        balance {\n          amount\n          currencyCode\n        }\n      }\n    }\n  }\n": typeof types.SpendDocument,
     "\n  mutation Transfer($input: TransferInput!) {\n    transfer(input: $input) {\n      transaction {\n        id\n      }\n      wallet {\n        id\n        balance {\n          amount\n          currencyCode\n        }\n      }\n    }\n  }\n": typeof types.TransferDocument,
     "\n  mutation IssueGiftCards($input: IssueGiftCardsInput!) {\n    issueGiftCards(input: $input) {\n      giftCards {\n        code\n        giftCard {\n          id\n          last4\n          usageLimit\n          redemptionCount\n          status\n          value {\n            amount\n            currencyCode\n          }\n        }\n      }\n    }\n  }\n": typeof types.IssueGiftCardsDocument,
-    "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n    }\n  }\n": typeof types.GiftCardRedemptionsDocument,
+    "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n      redemptions(first: 10) {\n        totalCount\n        edges {\n          node {\n            id\n            createdAt\n            status\n            user {\n              id\n              username\n            }\n          }\n        }\n      }\n    }\n  }\n": typeof types.GiftCardRedemptionsDocument,
 };
 const documents: Documents = {
     "\n  mutation SignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      token\n      user {\n        id\n        username\n      }\n    }\n  }\n": types.SignUpDocument,
@@ -31,7 +31,7 @@ const documents: Documents = {
     "\n  mutation Spend($input: SpendInput!) {\n    spend(input: $input) {\n      transaction {\n        id\n      }\n      wallet {\n        id\n        balance {\n          amount\n          currencyCode\n        }\n      }\n    }\n  }\n": types.SpendDocument,
     "\n  mutation Transfer($input: TransferInput!) {\n    transfer(input: $input) {\n      transaction {\n        id\n      }\n      wallet {\n        id\n        balance {\n          amount\n          currencyCode\n        }\n      }\n    }\n  }\n": types.TransferDocument,
     "\n  mutation IssueGiftCards($input: IssueGiftCardsInput!) {\n    issueGiftCards(input: $input) {\n      giftCards {\n        code\n        giftCard {\n          id\n          last4\n          usageLimit\n          redemptionCount\n          status\n          value {\n            amount\n            currencyCode\n          }\n        }\n      }\n    }\n  }\n": types.IssueGiftCardsDocument,
-    "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n    }\n  }\n": types.GiftCardRedemptionsDocument,
+    "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n      redemptions(first: 10) {\n        totalCount\n        edges {\n          node {\n            id\n            createdAt\n            status\n            user {\n              id\n              username\n            }\n          }\n        }\n      }\n    }\n  }\n": types.GiftCardRedemptionsDocument,
 };
 
 /**
@@ -79,7 +79,7 @@ export function graphql(source: "\n  mutation IssueGiftCards($input: IssueGiftCa
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n    }\n  }\n"): (typeof documents)["\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n    }\n  }\n"];
+export function graphql(source: "\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n      redemptions(first: 10) {\n        totalCount\n        edges {\n          node {\n            id\n            createdAt\n            status\n            user {\n              id\n              username\n            }\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query GiftCardRedemptions($id: ID!) {\n    giftCard(id: $id) {\n      id\n      status\n      usageLimit\n      redemptionCount\n      redemptions(first: 10) {\n        totalCount\n        edges {\n          node {\n            id\n            createdAt\n            status\n            user {\n              id\n              username\n            }\n          }\n        }\n      }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
