@@ -8,13 +8,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { type Command, GLOBAL_DETAILS, GLOBAL_OPTIONS, type OptionValues } from './command.ts';
-import { cardsDisable, cardsList } from './commands/cards.ts';
+import { cardsDisable, cardsEnable, cardsList } from './commands/cards.ts';
 import { issue } from './commands/issue.ts';
 import { login, logout } from './commands/login.ts';
 import { promotionWatch } from './commands/promotion.ts';
 import { ApiError, EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE, LoginRequiredError, UsageError } from './errors.ts';
 
-export const COMMANDS: readonly Command[] = [login, logout, issue, cardsList, cardsDisable, promotionWatch];
+export const COMMANDS: readonly Command[] = [login, logout, issue, cardsList, cardsDisable, cardsEnable, promotionWatch];
 
 const NAME = 'giftpay';
 

@@ -294,6 +294,11 @@ describe('giftpay cards', () => {
       const disabled = JSON.parse(json.stdout) as { id: string; status: string }[];
       expect(disabled.map((card) => card.id)).toContain(disabledId);
       expect(disabled.every((card) => card.status === 'DISABLED')).toBe(true);
+      // Two statuses: filtered by the CLI from every card.
+      const either = await runCli(['cards', 'list', '--json', '--status', 'disabled,active'], options);
+      const some = JSON.parse(either.stdout) as { id: string; status: string }[];
+      expect(some.map((card) => card.id)).toEqual(expect.arrayContaining([disabledId, ids[8], ids[119]]));
+      expect(new Set(some.map((card) => card.status))).toEqual(new Set(['DISABLED', 'ACTIVE']));
 
       const tableOut = await runCli(['cards', 'list', '--limit', '3'], options);
       expect(tableOut.code).toBe(0);
@@ -303,7 +308,7 @@ describe('giftpay cards', () => {
     });
   });
 
-  it('disables a card, after which activating it answers GIFT_CARD_DISABLED', async () => {
+  it('disables a card, after which activating it answers GIFT_CARD_DISABLED, and enables it again, after which it activates', async () => {
     const card = await stack.issueGiftCard();
     await withConfig(async (options) => {
       await logInAsAdmin(options);
@@ -311,8 +316,16 @@ describe('giftpay cards', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Disabled card ${card.id}`);
       expect(result.stdout).toContain('status DISABLED');
-      const activation = await activate(await stack.signUp(), card.code);
+      const user = await stack.signUp();
+      const activation = await activate(user, card.code);
       expect(activation.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_DISABLED');
+      // Disabled by mistake: enabled again, the same user redeems it.
+      const enabled = await runCli(['cards', 'enable', card.id], options);
+      expect(enabled.code).toBe(0);
+      expect(enabled.stdout).toContain(`Enabled card ${card.id}`);
+      expect(enabled.stdout).toContain('status ACTIVE');
+      const again = await activate(user, card.code);
+      expect(again.errors).toBeUndefined();
     });
   });
 

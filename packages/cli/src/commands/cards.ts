@@ -1,4 +1,5 @@
-// `giftpay cards list` (every card, page by page, newest first) and `giftpay cards disable ID`.
+// `giftpay cards list` (every card, page by page, newest first), `giftpay cards disable ID` and
+// `giftpay cards enable ID`.
 
 import { type Command, integerOption, sessionClient, stringOption } from '../command.ts';
 import { UsageError } from '../errors.ts';
@@ -10,11 +11,12 @@ const STATUSES = ['ACTIVE', 'USED_UP', 'DISABLED', 'EXPIRED'];
 
 const CARD_FIELDS = 'id last4 value { amount currencyCode } status usageLimit redemptionCount expiresAt createdAt';
 
-const LIST = `query GiftpayCliCards($first: Int!, $after: String) {
-  giftCards(first: $first, after: $after) { edges { node { ${CARD_FIELDS} } } pageInfo { hasNextPage endCursor } }
+const LIST = `query GiftpayCliCards($first: Int!, $after: String, $filter: GiftCardFilter) {
+  giftCards(first: $first, after: $after, filter: $filter) { edges { node { ${CARD_FIELDS} } } pageInfo { hasNextPage endCursor } }
 }`;
 
 const DISABLE = `mutation GiftpayCliDisable($id: ID!) { disableGiftCard(id: $id) { ${CARD_FIELDS} } }`;
+const ENABLE = `mutation GiftpayCliEnable($id: ID!) { enableGiftCard(id: $id) { ${CARD_FIELDS} } }`;
 
 export interface CardRow {
   id: string;
@@ -49,7 +51,7 @@ export const cardsList: Command = {
   words: ['cards', 'list'],
   summary: 'list gift cards and promotions, newest first',
   synopsis: 'cards list [--status STATUS[,STATUS]] [--limit N] [--csv | --json]',
-  details: `  --status S,...    only cards in these statuses: ${STATUSES.join(', ')} (filtered here: the API has no filter)
+  details: `  --status S,...    only cards in these statuses: ${STATUSES.join(', ')} (one status is filtered by the API; several, here)
   --limit N         stop after N cards (default: every card, ${PAGE_SIZE} per API call)
   --csv             CSV (${HEADER.join(',')}) instead of a table
   --json            a JSON array of cards as the API gives them`,
@@ -66,9 +68,11 @@ export const cardsList: Command = {
     if (unknown.length > 0) throw new UsageError(`--status must be among ${STATUSES.join(', ')}; got ${unknown.join(', ')}.`);
     const client = sessionClient({ values, env });
     const cards: CardRow[] = [];
+    // One status: the API filters (only matching cards cross the network). Several: every card is read and filtered here.
+    const filter = statuses?.length === 1 ? { status: statuses[0] } : null;
     let after: string | null = null;
     for (;;) {
-      const page: ListData = await client.request<ListData>(LIST, { first: PAGE_SIZE, after });
+      const page: ListData = await client.request<ListData>(LIST, { first: PAGE_SIZE, after, filter });
       for (const { node } of page.giftCards.edges) if (!statuses || statuses.includes(node.status)) cards.push(node);
       if (cards.length >= limit || !page.giftCards.pageInfo.hasNextPage || !page.giftCards.pageInfo.endCursor) break;
       after = page.giftCards.pageInfo.endCursor;
@@ -102,6 +106,22 @@ export const cardsDisable: Command = {
     const data = await sessionClient({ values, env }).request<{ disableGiftCard: CardRow }>(DISABLE, { id });
     const card = data.disableGiftCard;
     process.stdout.write(`Disabled card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
+    return 0;
+  },
+};
+
+export const cardsEnable: Command = {
+  words: ['cards', 'enable'],
+  summary: 'enable a card or promotion disabled by mistake: it can be redeemed again',
+  synopsis: 'cards enable ID',
+  details: "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
+  options: {},
+  operands: { min: 1, max: 1, names: 'ID' },
+  async run({ values, env, operands }) {
+    const id = operands[0] ?? '';
+    const data = await sessionClient({ values, env }).request<{ enableGiftCard: CardRow }>(ENABLE, { id });
+    const card = data.enableGiftCard;
+    process.stdout.write(`Enabled card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
     return 0;
   },
 };
