@@ -15,9 +15,6 @@ const LIST = `query GiftpayCliCards($first: Int!, $after: String, $filter: GiftC
   giftCards(first: $first, after: $after, filter: $filter) { edges { node { ${CARD_FIELDS} } } pageInfo { hasNextPage endCursor } }
 }`;
 
-const DISABLE = `mutation GiftpayCliDisable($id: ID!) { disableGiftCard(id: $id) { ${CARD_FIELDS} } }`;
-const ENABLE = `mutation GiftpayCliEnable($id: ID!) { enableGiftCard(id: $id) { ${CARD_FIELDS} } }`;
-
 export interface CardRow {
   id: string;
   last4: string;
@@ -94,34 +91,29 @@ export const cardsList: Command = {
   },
 };
 
-export const cardsDisable: Command = {
-  words: ['cards', 'disable'],
-  summary: 'disable a card or promotion: activating it answers GIFT_CARD_DISABLED from then on',
-  synopsis: 'cards disable ID',
-  details: "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
-  options: {},
-  operands: { min: 1, max: 1, names: 'ID' },
-  async run({ values, env, operands }) {
-    const id = operands[0] ?? '';
-    const data = await sessionClient({ values, env }).request<{ disableGiftCard: CardRow }>(DISABLE, { id });
-    const card = data.disableGiftCard;
-    process.stdout.write(`Disabled card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
-    return 0;
-  },
-};
+/** `cards disable ID` and `cards enable ID`: one admin mutation on one card, then one line saying what it did. */
+function cardCommand(word: 'disable' | 'enable', mutation: 'disableGiftCard' | 'enableGiftCard', done: string, summary: string): Command {
+  const document = `mutation GiftpayCli${word === 'disable' ? 'Disable' : 'Enable'}($id: ID!) { ${mutation}(id: $id) { ${CARD_FIELDS} } }`;
+  return {
+    words: ['cards', word],
+    summary,
+    synopsis: `cards ${word} ID`,
+    details: "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
+    options: {},
+    operands: { min: 1, max: 1, names: 'ID' },
+    async run({ values, env, operands }) {
+      const data = await sessionClient({ values, env }).request<Record<string, CardRow>>(document, { id: operands[0] ?? '' });
+      const card = data[mutation] as CardRow;
+      process.stdout.write(`${done} card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
+      return 0;
+    },
+  };
+}
 
-export const cardsEnable: Command = {
-  words: ['cards', 'enable'],
-  summary: 'enable a card or promotion disabled by mistake: it can be redeemed again',
-  synopsis: 'cards enable ID',
-  details: "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
-  options: {},
-  operands: { min: 1, max: 1, names: 'ID' },
-  async run({ values, env, operands }) {
-    const id = operands[0] ?? '';
-    const data = await sessionClient({ values, env }).request<{ enableGiftCard: CardRow }>(ENABLE, { id });
-    const card = data.enableGiftCard;
-    process.stdout.write(`Enabled card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
-    return 0;
-  },
-};
+export const cardsDisable = cardCommand(
+  'disable',
+  'disableGiftCard',
+  'Disabled',
+  'disable a card or promotion: activating it answers GIFT_CARD_DISABLED from then on',
+);
+export const cardsEnable = cardCommand('enable', 'enableGiftCard', 'Enabled', 'enable a card or promotion disabled by mistake: it can be redeemed again');
