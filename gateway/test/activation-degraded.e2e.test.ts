@@ -44,8 +44,10 @@ describe('activating while the wallet cannot answer', () => {
     // Neither the credit nor the read of the balance reaches the wallet.
     const refusedBefore = link.counts.refused;
     link.mode = 'refuse';
+    let id = '';
     try {
       const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
+      id = answer.data?.activateGiftCard?.redemption.id as string;
       expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
       expect(answer.data?.activateGiftCard?.wallet).toBeNull();
       expect(answer.errors).toHaveLength(1);
@@ -58,6 +60,11 @@ describe('activating while the wallet cannot answer', () => {
     } finally {
       link.mode = 'pass';
     }
+    // The link mended, a quick retry delivers the credit, once (and no retry of this test's is
+    // left to pass through the link during the next one).
+    await waitUntil('the quick retry to credit', async () => (await redemptionRow(id))?.status === 'CREDITED');
+    const [credits] = await database.sql`select count(*)::int as n from wallet.ledger_entries where idempotency_key = ${`gift-card-redemption:${id}`}`;
+    expect(credits?.n).toBe(1);
   });
 
   it("answers a winner's balance from the credit itself: the gateway does not ask the wallet subgraph, which may be out of its reach", async () => {
@@ -115,13 +122,15 @@ describe('a credit that missed its first try', () => {
     if (!link) throw new Error('no faulty link');
     const { code } = await stack.issueGiftCard({ amount: '25' });
     const user = await stack.signUp();
-    const forwarded = link.forwarded;
+    // This user's calls through the link (another test's background retries may pass too).
+    const bodiesBefore = link.forwardedBodies.length;
+    const forwardedForUser = () => link.forwardedBodies.slice(bodiesBefore).filter((body) => body.includes(`"ownerId":"${user.userId}"`)).length;
     link.mode = 'refuse';
     let answer: Awaited<ReturnType<typeof stack.graphql<Activation>>>;
     try {
       answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
       expect(answer.data?.activateGiftCard?.redemption.status).toBe('PENDING');
-      expect(link.forwarded).toBe(forwarded);
+      expect(forwardedForUser()).toBe(0);
     } finally {
       link.mode = 'pass';
     }
@@ -132,7 +141,7 @@ describe('a credit that missed its first try', () => {
     const row = await redemptionRow(id);
     expect(row?.status).toBe('CREDITED');
     expect([1, 2]).toContain(row?.attempts);
-    expect(link.forwarded).toBe(forwarded + 1);
+    expect(forwardedForUser()).toBe(1);
     const [credits] = await database.sql`select count(*)::int as n, sum(amount)::bigint as total from wallet.ledger_entries
       where idempotency_key = ${`gift-card-redemption:${id}`}`;
     expect({ n: credits?.n, total: BigInt(credits?.total) }).toEqual({ n: 1, total: 25n });
