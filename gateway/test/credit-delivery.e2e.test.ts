@@ -6,6 +6,7 @@
 
 import {
   activateGiftCard,
+  assertBooksBalanced,
   burst,
   createTestDatabase,
   type FaultyProxy,
@@ -53,6 +54,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await forgetOwedCredits(database.sql);
+  await assertBooksBalanced(database.sql);
 });
 
 async function balanceOf(user: SignedIn): Promise<string | undefined> {

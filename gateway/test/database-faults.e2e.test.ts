@@ -13,6 +13,7 @@ import { freePort, type RunningPostgres, startEmbeddedPostgres } from '@giftpay/
 import {
   ADMIN_PASSWORD,
   ADMIN_USERNAME,
+  assertBooksBalanced,
   type GraphQLAnswer,
   healthStatus,
   ledgerCreditsOf,
@@ -174,6 +175,8 @@ async function expectExactPromotion(cardId: string, slots: number, amount: bigin
       users.map((user) => user.userId),
     ),
   ).toEqual({ credits: slots, total: amount * BigInt(slots), owners: slots, mostPerOwner: 1, duplicateKeys: 0 });
+  // And each credit has its other side, through every fault: the books balance.
+  await assertBooksBalanced(sql);
 }
 
 /** What the clients saw and how long recovery took, for the record (docs/operations.md quotes it). */

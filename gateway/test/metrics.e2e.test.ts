@@ -26,7 +26,11 @@ let link: FaultyProxy;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  stack = await startStack({ databaseUrl: database.url, faultyWalletLink: true, env: { METRICS_TOKEN, CREDIT_RELAY_LEASE_MS: '1000' } });
+  stack = await startStack({
+    databaseUrl: database.url,
+    faultyWalletLink: true,
+    env: { METRICS_TOKEN, CREDIT_RELAY_LEASE_MS: '1000', LEDGER_REPORT_CACHE_MS: '0' },
+  });
   if (!stack.walletLink) throw new Error('no faulty link');
   link = stack.walletLink;
 });
@@ -117,6 +121,33 @@ describe('/metrics', () => {
     } finally {
       link.reset();
     }
+  });
+
+  it("shows the books on the wallet's gauges: balanced at 0, and the imbalance when an entry lacks its other side", async () => {
+    const user = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '10' });
+    await activateGiftCard(stack, user, code);
+    const balanced = await scrape(stack.wallet.listening.url);
+    expect(seriesValue(balanced, 'wallet_ledger_imbalance', { currency: 'IRR' })).toBe(0);
+    expect(seriesValue(balanced, 'wallet_ledger_balanced')).toBe(1);
+    // A credit written behind the service's back, one side only.
+    const [wallet] = await database.sql`select id, balance::int as balance from wallet.wallets where owner_id = ${user.userId}`;
+    await database.sql.begin(async (sql) => {
+      await sql`update wallet.wallets set balance = balance + 7 where id = ${wallet?.id}`;
+      await sql`insert into wallet.ledger_entries (wallet_id, kind, amount, balance_after, currency_code, description, operation)
+        values (${wallet?.id}, 'CREDIT', 7, ${(wallet?.balance as number) + 7}, 'IRR', 'one-sided', 'credit')`;
+    });
+    try {
+      const off = await scrape(stack.wallet.listening.url);
+      expect(seriesValue(off, 'wallet_ledger_imbalance', { currency: 'IRR' })).toBe(7);
+      expect(seriesValue(off, 'wallet_ledger_balanced')).toBe(0);
+    } finally {
+      await database.sql`insert into wallet.system_entries (wallet_entry_id, account, currency_code, amount)
+        select id, 'GIFT_CARDS', 'IRR', -7 from wallet.ledger_entries where wallet_id = ${wallet?.id} and description = 'one-sided'`;
+    }
+    const mended = await scrape(stack.wallet.listening.url);
+    expect(seriesValue(mended, 'wallet_ledger_imbalance', { currency: 'IRR' })).toBe(0);
+    expect(seriesValue(mended, 'wallet_ledger_balanced')).toBe(1);
   });
 
   it('labels unknown paths as "other", so probing paths cannot grow the series', async () => {

@@ -5,6 +5,7 @@
 // Owed credits are settled in real time (a 1 s lease), never by moving them due by SQL.
 
 import {
+  assertBooksBalanced,
   burst,
   createTestDatabase,
   type FaultyProxy,
@@ -54,6 +55,8 @@ beforeEach(() => {
 
 afterEach(async () => {
   await forgetOwedCredits(database.sql);
+  // Whatever the fault, every credit that landed has its other side: the books balance.
+  await assertBooksBalanced(database.sql);
 });
 
 const idsOf = (users: readonly SignedIn[]) => users.map((user) => user.userId);

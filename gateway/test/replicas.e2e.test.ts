@@ -5,6 +5,7 @@
 
 import { CONTRACT_ERROR_CODES } from '@giftpay/common';
 import {
+  assertBooksBalanced,
   createTestDatabase,
   type ExtraGateway,
   ensureHaproxy,
@@ -166,6 +167,7 @@ describe('a promotion burst across replicas, two of which are killed in the midd
     expect({ entries: credits?.entries, keys: credits?.keys, total: BigInt(credits?.total) }).toEqual({ entries: 60, keys: 60, total: 54_000n });
     // Scoped by owner, not by key: a second credit sent under any other key shows here too.
     expect(await ledgerCreditsOf(database.sql, userIds)).toEqual({ credits: 60, total: 54_000n, owners: 60, mostPerOwner: 1, duplicateKeys: 0 });
+    await assertBooksBalanced(database.sql);
     // The survivors are the same processes as at the start.
     for (const survivor of [replicas['gift-cards'][1], replicas.wallet[1], ...replicas.accounts]) expect(survivor?.child.exitCode).toBeNull();
   });

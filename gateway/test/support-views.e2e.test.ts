@@ -1,9 +1,20 @@
-// What a support desk reaches for, through the gateway (issue 8, first step): a user found by
-// username with their wallet and redemptions, who redeemed a card and when, and a card
-// disabled by mistake enabled again. Every admin field answers FORBIDDEN to a user, and a
-// refused change changes nothing.
+// What a support desk reaches for, through the gateway (issue 8): a user found by username
+// with their wallet and redemptions, who redeemed a card and when, a card disabled by mistake
+// enabled again, a wallet corrected by hand with the reason kept, and the books, which balance.
+// Every admin field answers FORBIDDEN to a user, and a refused change changes nothing.
 
-import { createTestDatabase, type Page, pageToEnd, type SignedIn, type Stack, startStack, type TestDatabase } from '@giftpay/testing';
+import { randomUUID } from 'node:crypto';
+import {
+  assertBooksBalanced,
+  booksOf,
+  createTestDatabase,
+  type Page,
+  pageToEnd,
+  type SignedIn,
+  type Stack,
+  startStack,
+  type TestDatabase,
+} from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let database: TestDatabase;
@@ -199,6 +210,19 @@ describe('who may use the support views', () => {
       [`{ user(username: "${admin.username}") { id } }`, {}],
       ['mutation ($id: ID!) { enableGiftCard(id: $id) { id } }', { id }],
       ['query ($id: ID!) { giftCard(id: $id) { redemptions { edges { node { id } } } } }', { id }],
+      ['{ ledgerReport { balanced } }', {}],
+      [
+        ADJUST,
+        {
+          input: {
+            username: user.username,
+            amount: { amount: '1', currencyCode: 'IRR' },
+            kind: 'CREDIT',
+            reason: 'self-service',
+            idempotencyKey: randomUUID(),
+          },
+        },
+      ],
     ] as const;
     for (const [query, variables] of attempts) {
       const asUser = await stack.graphql(query, { token: user.token, variables });
@@ -208,5 +232,171 @@ describe('who may use the support views', () => {
     }
     const [card] = await database.sql`select disabled_at is not null as disabled from gift_cards.gift_cards where id = ${id}`;
     expect(card).toEqual({ disabled: true });
+    const [adjusted] = await database.sql`select count(*)::int as n from wallet.ledger_entries where operation = 'adjustment' and description = 'self-service'`;
+    expect(adjusted).toEqual({ n: 0 });
+  });
+});
+
+const ADJUST = `mutation ($input: AdjustWalletInput!) {
+  adjustWallet(input: $input) { transaction { id kind amount { amount currencyCode } balanceAfter { amount } description } wallet { balance { amount } } }
+}`;
+
+interface Adjusted {
+  adjustWallet: {
+    transaction: { id: string; kind: string; amount: { amount: string }; balanceAfter: { amount: string }; description: string };
+    wallet: { balance: { amount: string } };
+  };
+}
+
+function adjust(username: string, kind: 'CREDIT' | 'DEBIT', amount: string, reason: string, idempotencyKey = randomUUID()) {
+  return stack.graphql<Adjusted>(ADJUST, {
+    token: admin.token,
+    variables: { input: { username, amount: { amount, currencyCode: 'IRR' }, kind, reason, idempotencyKey } },
+  });
+}
+
+const REPORT = `{ ledgerReport { balanced currencies { currencyCode walletsTotal { amount } giftCardsRedeemed { amount } spent { amount } adjustments { amount } imbalance { amount } } } }`;
+
+interface Report {
+  ledgerReport: {
+    balanced: boolean;
+    currencies: {
+      currencyCode: string;
+      walletsTotal: { amount: string };
+      giftCardsRedeemed: { amount: string };
+      spent: { amount: string };
+      adjustments: { amount: string };
+      imbalance: { amount: string };
+    }[];
+  };
+}
+
+/** The IRR line of the report, amounts as decimal strings. */
+async function irrBooks() {
+  const answer = await stack.graphql<Report>(REPORT, { token: admin.token });
+  expect(answer.errors).toBeUndefined();
+  const irr = answer.data?.ledgerReport.currencies.find((books) => books.currencyCode === 'IRR');
+  return {
+    balanced: answer.data?.ledgerReport.balanced,
+    walletsTotal: BigInt(irr?.walletsTotal.amount ?? 'x'),
+    giftCardsRedeemed: BigInt(irr?.giftCardsRedeemed.amount ?? 'x'),
+    spent: BigInt(irr?.spent.amount ?? 'x'),
+    adjustments: BigInt(irr?.adjustments.amount ?? 'x'),
+    imbalance: irr?.imbalance.amount,
+  };
+}
+
+describe('a wallet corrected by hand', () => {
+  it('is credited and debited by an admin with the reason as the description, once per key, never below zero, and the books follow', async () => {
+    const user = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '100' });
+    expect((await activate(user, code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    const before = await irrBooks();
+
+    const key = randomUUID();
+    const credited = await adjust(user.username.toUpperCase(), 'CREDIT', '25', '  goodwill for ticket 42 ', key);
+    expect(credited.errors).toBeUndefined();
+    expect(credited.data?.adjustWallet).toMatchObject({
+      transaction: { kind: 'CREDIT', amount: { amount: '25', currencyCode: 'IRR' }, balanceAfter: { amount: '125' }, description: 'goodwill for ticket 42' },
+      wallet: { balance: { amount: '125' } },
+    });
+    // The same key again, by this admin or another: the first result, no money moved twice.
+    const again = await adjust(user.username, 'CREDIT', '25', 'goodwill for ticket 42', key);
+    expect(again.data?.adjustWallet.transaction.id).toBe(credited.data?.adjustWallet.transaction.id);
+    expect(again.data?.adjustWallet.wallet.balance.amount).toBe('125');
+    const reused = await adjust(user.username, 'CREDIT', '26', 'goodwill for ticket 42', key);
+    expect(codeOf(reused)).toBe('IDEMPOTENCY_KEY_REUSED');
+
+    const overdraw = await adjust(user.username, 'DEBIT', '126', 'chargeback');
+    expect(codeOf(overdraw)).toBe('INSUFFICIENT_FUNDS');
+    const debited = await adjust(user.username, 'DEBIT', '40', 'chargeback of order 7');
+    expect(debited.data?.adjustWallet).toMatchObject({ transaction: { kind: 'DEBIT', balanceAfter: { amount: '85' } }, wallet: { balance: { amount: '85' } } });
+
+    expect(codeOf(await adjust('no_such_user_anywhere', 'CREDIT', '1', 'typo'))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await adjust(user.username, 'CREDIT', '0', 'nothing'))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await adjust(user.username, 'CREDIT', '1', '   '))).toBe('BAD_USER_INPUT');
+    expect(
+      codeOf(
+        await stack.graphql(ADJUST, {
+          token: admin.token,
+          variables: {
+            input: {
+              username: user.username,
+              amount: { amount: '1', currencyCode: 'USD' },
+              kind: 'CREDIT',
+              reason: 'wrong currency',
+              idempotencyKey: randomUUID(),
+            },
+          },
+        }),
+      ),
+    ).toBe('CURRENCY_MISMATCH');
+
+    // Exactly the two adjustments moved money, and each has its other side on the adjustments account.
+    const entries = await database.sql`select e.kind, e.amount::int as amount, e.description, s.account, s.amount::int as other_side
+      from wallet.ledger_entries e join wallet.wallets w on w.id = e.wallet_id left join wallet.system_entries s on s.wallet_entry_id = e.id
+      where w.owner_id = ${user.userId} order by e.seq`;
+    expect(entries.map((row) => ({ ...row }))).toEqual([
+      { kind: 'CREDIT', amount: 100, description: expect.stringMatching(/^Gift card/), account: 'GIFT_CARDS', other_side: -100 },
+      { kind: 'CREDIT', amount: 25, description: 'goodwill for ticket 42', account: 'ADJUSTMENTS', other_side: -25 },
+      { kind: 'DEBIT', amount: 40, description: 'chargeback of order 7', account: 'ADJUSTMENTS', other_side: 40 },
+    ]);
+    const after = await irrBooks();
+    expect(after).toEqual({
+      balanced: true,
+      walletsTotal: before.walletsTotal - 15n,
+      giftCardsRedeemed: before.giftCardsRedeemed,
+      spent: before.spent,
+      adjustments: before.adjustments - 15n,
+      imbalance: '0',
+    });
+  });
+});
+
+describe('the books', () => {
+  it('balance after credits, spends, transfers and adjustments, and say so in the same figures the database holds', async () => {
+    const [alice, bob] = [await stack.signUp(), await stack.signUp()];
+    const { code } = await stack.issueGiftCard({ amount: '500', usageLimit: 2 });
+    for (const user of [alice, bob]) expect((await activate(user, code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    const spend = await stack.graphql('mutation ($input: SpendInput!) { spend(input: $input) { wallet { balance { amount } } } }', {
+      token: alice.token,
+      variables: { input: { amount: { amount: '120', currencyCode: 'IRR' }, description: 'coffee', idempotencyKey: randomUUID() } },
+    });
+    expect(spend.errors).toBeUndefined();
+    const transfer = await stack.graphql('mutation ($input: TransferInput!) { transfer(input: $input) { wallet { balance { amount } } } }', {
+      token: bob.token,
+      variables: { input: { toUsername: alice.username, amount: { amount: '80', currencyCode: 'IRR' }, idempotencyKey: randomUUID() } },
+    });
+    expect(transfer.errors).toBeUndefined();
+    await adjust(alice.username, 'DEBIT', '30', 'duplicate refund');
+
+    const books = await irrBooks();
+    expect(books.balanced).toBe(true);
+    expect(books.imbalance).toBe('0');
+    expect(books.walletsTotal - books.giftCardsRedeemed + books.spent - books.adjustments).toBe(0n);
+    // The same numbers as the database's own sums over this test database.
+    const [held] = await database.sql`select sum(balance)::text as total from wallet.wallets where currency_code = 'IRR'`;
+    expect(books.walletsTotal).toBe(BigInt(held?.total));
+    expect((await assertBooksBalanced(database.sql)).find((row) => row.currencyCode === 'IRR')?.walletsTotal).toBe(String(books.walletsTotal));
+  });
+
+  it('do not balance when a wallet entry lacks its other side, and the report says so', async () => {
+    const user = await stack.signUp();
+    // A credit written as before double entry, behind the service's back: one side only.
+    await database.sql.begin(async (sql) => {
+      const [wallet] = await sql`insert into wallet.wallets (owner_id, currency_code, balance) values (${user.userId}, 'IRR', 9) returning id`;
+      await sql`insert into wallet.ledger_entries (wallet_id, kind, amount, balance_after, currency_code, description, operation) values (${wallet?.id}, 'CREDIT', 9, 9, 'IRR', 'one-sided', 'credit')`;
+    });
+    try {
+      const books = await irrBooks();
+      expect(books.balanced).toBe(false);
+      expect(books.imbalance).toBe('9');
+      expect((await booksOf(database.sql)).find((row) => row.currencyCode === 'IRR')?.entriesWithoutOtherSide).toBe(1);
+    } finally {
+      // Put the other side in, as the migration does for history, so the file's books balance again.
+      await database.sql`insert into wallet.system_entries (wallet_entry_id, account, currency_code, amount)
+        select e.id, 'GIFT_CARDS', 'IRR', -9 from wallet.ledger_entries e join wallet.wallets w on w.id = e.wallet_id where w.owner_id = ${user.userId}`;
+    }
+    expect((await irrBooks()).balanced).toBe(true);
   });
 });

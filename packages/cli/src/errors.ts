@@ -53,3 +53,8 @@ export function codeOf(error: GraphQLErrorEntry): string {
   const code = error.extensions?.code;
   return typeof code === 'string' ? code : 'ERROR';
 }
+
+/** A database `reconcile` could not read: unreachable, refused, or without GiftPay's schemas. */
+export class DatabaseReadError extends Error {
+  readonly exitCode = EXIT_API;
+}

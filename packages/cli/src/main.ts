@@ -12,9 +12,10 @@ import { cardsDisable, cardsEnable, cardsList } from './commands/cards.ts';
 import { issue } from './commands/issue.ts';
 import { login, logout } from './commands/login.ts';
 import { promotionWatch } from './commands/promotion.ts';
+import { reconcile } from './commands/reconcile.ts';
 import { ApiError, EXIT_API, EXIT_INTERRUPTED, EXIT_USAGE, LoginRequiredError, UsageError } from './errors.ts';
 
-export const COMMANDS: readonly Command[] = [login, logout, issue, cardsList, cardsDisable, cardsEnable, promotionWatch];
+export const COMMANDS: readonly Command[] = [login, logout, issue, cardsList, cardsDisable, cardsEnable, promotionWatch, reconcile];
 
 const NAME = 'giftpay';
 

@@ -390,6 +390,56 @@ describe('giftpay promotion watch', () => {
   });
 });
 
+describe('giftpay reconcile', () => {
+  it('says the books balance and every credited redemption was credited once (exit 0), then names what is amiss and lists PENDING ones with their age (exit 1)', async () => {
+    const user = await stack.signUp();
+    const { code, id: cardId } = await stack.issueGiftCard({ amount: '13', usageLimit: 5 });
+    const activated = await stack.graphql<ActivationData>(ACTIVATE_GIFT_CARD, { token: user.token, variables: { code } });
+    expect(activated.data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    await withConfig(async (options) => {
+      const clean = await runCli(['reconcile', '--database-url', database.url], options);
+      expect(clean.stderr).toBe('');
+      expect(clean.stdout).toMatch(/^IRR +[\d.]+ IRR +[\d.]+ IRR +[\d.]+ IRR +[\d.]+ IRR +0 IRR +0 +0 *$/m);
+      expect(clean.stdout).toContain('Balanced: every currency at 0');
+      expect(clean.stdout).toContain('every CREDITED redemption has exactly one matching credit entry');
+      expect(clean.stdout).toContain('PENDING: 0 ');
+      expect(clean.code).toBe(0);
+
+      // Behind the services' backs: a redemption marked CREDITED whose credit never reached a
+      // wallet, and one still owed after a minute and a half.
+      const [lost] = await database.sql`insert into gift_cards.redemptions (gift_card_id, user_id, amount, currency_code, status, credited_at)
+        values (${cardId}, ${randomUUID()}, 1300, 'IRR', 'CREDITED', now()) returning id`;
+      const [owed] =
+        await database.sql`insert into gift_cards.redemptions (gift_card_id, user_id, amount, currency_code, status, attempts, last_error, created_at)
+        values (${cardId}, ${randomUUID()}, 1300, 'IRR', 'PENDING', 3, 'wallet answered 503', now() - interval '90 seconds') returning id`;
+      try {
+        const amiss = await runCli(['reconcile', '--database-url', database.url], options);
+        expect(amiss.stdout).toMatch(new RegExp(`^${lost?.id} +CREDITED, but no credit entry in the wallet *$`, 'm'));
+        expect(amiss.stdout).toContain('PENDING: 1 (0 parked; 0 already in the wallet, not yet marked), oldest first:');
+        expect(amiss.stdout).toMatch(new RegExp(`^${owed?.id} +\\S+ +9\\d s +3 +owed +wallet answered 503 *$`, 'm'));
+        expect(amiss.code).toBe(1);
+      } finally {
+        await database.sql`delete from gift_cards.redemptions where id in (${lost?.id}, ${owed?.id})`;
+      }
+    });
+  });
+
+  it('says which database it cannot read, without its password, with exit 1', async () => {
+    await withConfig(async (options) => {
+      const port = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const address = probe.address();
+          probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+        });
+      });
+      const result = await runCli(['reconcile', '--database-url', `postgres://giftpay:hunter2-secret@127.0.0.1:${port}/giftpay`], options);
+      expect(result.stderr).toContain(`error: cannot read postgres://giftpay:***@127.0.0.1:${port}/giftpay`);
+      expect(result.stderr).not.toContain('hunter2');
+      expect(result.code).toBe(1);
+    });
+  });
+});
+
 describe('giftpay without a usable session or with a wrong command line', () => {
   it('tells the user to run `pnpm giftpay login` when there is no session, it expired, or it is for another gateway', async () => {
     await withConfig(async (options, home) => {

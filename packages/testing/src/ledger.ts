@@ -42,7 +42,7 @@ export interface LedgerEntryFact {
   readonly kind: 'CREDIT' | 'DEBIT';
   readonly amount: bigint;
   readonly balanceAfter: bigint;
-  readonly operation: 'credit' | 'spend' | 'transfer';
+  readonly operation: 'credit' | 'spend' | 'transfer' | 'adjustment';
   readonly idempotencyKey: string | null;
   readonly counterpartyWalletId: string | null;
   readonly description: string;
@@ -135,7 +135,46 @@ export async function assertLedgerInvariants(sql: Sql, scope: LedgerScope): Prom
   expect(mismatched, 'each balance equals the sum of its entries and is not negative').toEqual([]);
   expect(brokenChain, 'each balanceAfter follows from the entry before').toEqual([]);
   expect(duplicated, 'at most one entry per wallet, key, operation and kind').toEqual([]);
+  await assertBooksBalanced(sql);
   return { wallets, entries };
+}
+
+/** One currency of `wallet.ledger_report()`, amounts in minor units as text. */
+export interface BooksRow {
+  readonly currencyCode: string;
+  readonly walletsTotal: string;
+  readonly giftCardsRedeemed: string;
+  readonly spent: string;
+  readonly adjustments: string;
+  readonly imbalance: string;
+  readonly walletsOffTheirEntries: number;
+  readonly entriesWithoutOtherSide: number;
+}
+
+/** The books of the test's whole database (each test file has its own), by the wallet's own report. */
+export async function booksOf(sql: Sql): Promise<BooksRow[]> {
+  const rows = await sql`select * from wallet.ledger_report()`;
+  return rows.map((row) => ({
+    currencyCode: row.currency_code as string,
+    walletsTotal: row.wallets_total as string,
+    giftCardsRedeemed: row.gift_cards_redeemed as string,
+    spent: row.spent as string,
+    adjustments: row.adjustments as string,
+    imbalance: row.imbalance as string,
+    walletsOffTheirEntries: Number(row.wallets_off_their_entries),
+    entriesWithoutOtherSide: Number(row.entries_without_other_side),
+  }));
+}
+
+/**
+ * Double entry holds over the test's whole database: every currency sums to zero, every
+ * wallet's balance is the sum of its entries, every entry (but a transfer's) has its other side.
+ */
+export async function assertBooksBalanced(sql: Sql): Promise<BooksRow[]> {
+  const books = await booksOf(sql);
+  const unbalanced = books.filter((row) => row.imbalance !== '0' || row.walletsOffTheirEntries !== 0 || row.entriesWithoutOtherSide !== 0);
+  expect(unbalanced, 'the books balance: wallets - gift cards + spent - adjustments = 0, every side posted').toEqual([]);
+  return books;
 }
 
 /** One request a test saw succeed, as the test sent it. Retries of a request are listed again; they count once. */

@@ -5,6 +5,7 @@
 // moves `next_attempt_at` by hand.
 
 import {
+  assertBooksBalanced,
   backOffBoundsMs,
   createTestDatabase,
   databaseNowMs,
@@ -42,6 +43,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await forgetOwedCredits(database.sql);
+  await assertBooksBalanced(database.sql);
 });
 
 /** A short lease, so a test can wait it out in real time. */

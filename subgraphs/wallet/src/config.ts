@@ -26,6 +26,8 @@ export interface WalletConfig extends CommonConfig {
   readonly jwksUrl: string;
   readonly internalApiToken: string;
   readonly serviceCallTimeoutMs: number;
+  /** How long the metrics reuse one ledger report (a full read of the ledger), in ms; 0 reads it at every scrape. */
+  readonly ledgerReportCacheMs: number;
 }
 
 export function loadConfig(environment: Env): WalletConfig {
@@ -52,5 +54,6 @@ export function loadConfig(environment: Env): WalletConfig {
     jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
     internalApiToken,
     serviceCallTimeoutMs: envInt(env, 'SERVICE_CALL_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
+    ledgerReportCacheMs: envInt(env, 'LEDGER_REPORT_CACHE_MS', 60_000, { min: 0, max: 3_600_000 }),
   });
 }

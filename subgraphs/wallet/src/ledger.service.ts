@@ -39,6 +39,60 @@ export interface LedgerDeps {
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
 
+/** The idempotency scope of adjustments: one space for every admin, so a retry by a colleague replays too. */
+export const ADJUSTMENT_SCOPE = 'adjustment';
+
+/** One currency of `wallet.ledger_report()` (drizzle/0003_double_entry.sql), amounts in minor units. */
+export interface CurrencyBooks {
+  readonly currencyCode: string;
+  readonly walletsTotal: bigint;
+  readonly giftCardsRedeemed: bigint;
+  readonly spent: bigint;
+  readonly adjustments: bigint;
+  /** walletsTotal - giftCardsRedeemed + spent - adjustments: the sum of every account's balance. */
+  readonly imbalance: bigint;
+  /** Wallets whose stored balance is not the sum of their entries. */
+  readonly walletsOffTheirEntries: number;
+  /** Wallet entries (other than transfers) with no system entry on the other side, or a wrong one. */
+  readonly entriesWithoutOtherSide: number;
+}
+
+export interface LedgerReport {
+  /** Every currency at zero, every wallet's balance the sum of its entries, every entry with its other side. */
+  readonly balanced: boolean;
+  readonly currencies: readonly CurrencyBooks[];
+}
+
+interface LedgerReportRow extends Record<string, unknown> {
+  currency_code: string;
+  wallets_total: string;
+  gift_cards_redeemed: string;
+  spent: string;
+  adjustments: string;
+  imbalance: string;
+  wallets_off_their_entries: string | number;
+  entries_without_other_side: string | number;
+}
+
+/** Reads the books with `wallet.ledger_report()`: the wallet service's report and `giftpay reconcile` run the same SQL. */
+export function ledgerReportOf(rows: readonly LedgerReportRow[]): LedgerReport {
+  const currencies = rows.map((row) => ({
+    currencyCode: row.currency_code,
+    walletsTotal: BigInt(row.wallets_total),
+    giftCardsRedeemed: BigInt(row.gift_cards_redeemed),
+    spent: BigInt(row.spent),
+    adjustments: BigInt(row.adjustments),
+    imbalance: BigInt(row.imbalance),
+    walletsOffTheirEntries: Number(row.wallets_off_their_entries),
+    entriesWithoutOtherSide: Number(row.entries_without_other_side),
+  }));
+  const balanced = currencies.every((books) => books.imbalance === 0n && books.walletsOffTheirEntries === 0 && books.entriesWithoutOtherSide === 0);
+  return { balanced, currencies };
+}
+
+/** The report's SQL, for any client of the wallet's schema. */
+export const LEDGER_REPORT_SQL = 'select * from wallet.ledger_report()';
+
 /** The SQLSTATE wallet.post_entry raises a refusal with (its message says which), undoing the statement. */
 const POST_ENTRY_REFUSED = 'P0001';
 
@@ -246,6 +300,9 @@ export function createLedger(deps: LedgerDeps) {
   }
 
   return {
+    /** A username to a user id, through accounts (null: no such user). */
+    findUserIdByUsername: deps.findUserIdByUsername,
+
     ensureWallet: (ownerId: string) => ensureWallet(db, ownerId),
 
     findWalletById: (id: string) => (/^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined)),
@@ -292,6 +349,38 @@ export function createLedger(deps: LedgerDeps) {
         description,
         operation: 'spend',
       });
+    },
+
+    /**
+     * An admin's correction: a credit from, or a debit to, the adjustments account, with the
+     * reason as the transaction's description. Idempotent like `spend` (one key space for all
+     * admins); a debit never overdraws; the wallet is created for a credit when it has none.
+     */
+    adjust(input: { ownerId: string; kind: TransactionKind; amount: Money; reason: string; idempotencyKey: string }): Promise<PostedTransaction> {
+      const reason = checkDescription(input.reason);
+      const key = checkIdempotencyKey(input.idempotencyKey);
+      const hash = requestFingerprint('adjustment', {
+        ownerId: input.ownerId,
+        kind: input.kind,
+        amount: input.amount.minor,
+        currency: input.amount.currencyCode,
+        reason,
+      });
+      return postEntry({
+        scope: ADJUSTMENT_SCOPE,
+        key,
+        requestHash: hash,
+        ownerId: input.ownerId,
+        kind: input.kind,
+        amount: input.amount,
+        description: reason,
+        operation: 'adjustment',
+      });
+    },
+
+    /** The books, per currency, and whether they balance (a full read of the ledger: for admins and operators, not hot paths). */
+    async report(): Promise<LedgerReport> {
+      return ledgerReportOf(await db.execute<LedgerReportRow>(sql.raw(LEDGER_REPORT_SQL)));
     },
 
     /** Moves money between two wallets in one transaction: both entries or neither. */

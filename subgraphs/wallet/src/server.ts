@@ -7,6 +7,7 @@ import {
   createMetrics,
   createSubgraphApp,
   createTokenVerifier,
+  Gauge,
   type Logger,
   postToService,
   remoteKeySet,
@@ -22,6 +23,25 @@ import { createLedger, type Ledger } from './ledger.service.ts';
 import { createResolvers } from './resolvers/index.ts';
 
 export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+/**
+ * `read` once per `ttlMs` at most: calls within it share the last result (or the read in
+ * flight); a failed read is not kept. One value and a clock, so no cache library.
+ */
+function memoizeFor<T>(ttlMs: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < ttlMs) return last.value;
+    const value = read();
+    const entry = { at: now, value };
+    last = entry;
+    value.catch(() => {
+      if (last === entry) last = undefined;
+    });
+    return value;
+  };
+}
 
 export interface WalletServer extends SubgraphApp {
   readonly logger: Logger;
@@ -59,6 +79,28 @@ export async function createServer({
         if (error instanceof ServiceCallError && error.status === 404) return null;
         throw error;
       }
+    },
+  });
+  // The books for Prometheus: a full read of the ledger, so at most once a minute however often
+  // it is scraped; a failed read keeps the last figures (and logs) rather than fail the scrape.
+  const books = memoizeFor(config.ledgerReportCacheMs, () => ledger.report());
+  new Gauge({
+    name: 'wallet_ledger_imbalance',
+    help: 'Per currency, in minor units: wallets - gift cards redeemed + spent - adjustments (alert when not 0)',
+    labelNames: ['currency'],
+    registers: [metrics.registry],
+    async collect() {
+      const report = await books().catch((error: unknown) => logger.warn({ err: error }, 'ledger report for the metrics failed'));
+      if (report) for (const currency of report.currencies) this.set({ currency: currency.currencyCode }, Number(currency.imbalance));
+    },
+  });
+  new Gauge({
+    name: 'wallet_ledger_balanced',
+    help: '1 when the books balance (every currency at 0, every balance the sum of its entries, every entry with its other side), else 0',
+    registers: [metrics.registry],
+    async collect() {
+      const report = await books().catch(() => undefined);
+      if (report) this.set(report.balanced ? 1 : 0);
     },
   });
   // Fetched now, so the first request finds the keys; a failure here is retried on demand.

@@ -35,8 +35,8 @@ export const ledgerEntries = walletSchema.table(
     balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
     currencyCode: text('currency_code').notNull(),
     description: text('description').notNull(),
-    /** What caused it: credit (a service), spend or transfer. */
-    operation: text('operation', { enum: ['credit', 'spend', 'transfer'] }).notNull(),
+    /** What caused it: credit (a service: a gift card's redemption), spend, transfer or adjustment (an admin). */
+    operation: text('operation', { enum: ['credit', 'spend', 'transfer', 'adjustment'] }).notNull(),
     idempotencyKey: text('idempotency_key'),
     counterpartyWalletId: uuid('counterparty_wallet_id').references(() => wallets.id),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -45,6 +45,33 @@ export const ledgerEntries = walletSchema.table(
     check('ledger_entries_amount_positive', sql`${table.amount} > 0`),
     check('ledger_entries_balance_after_not_negative', sql`${table.balanceAfter} >= 0`),
     index('ledger_entries_wallet_seq_idx').on(table.walletId, table.seq.desc()),
+  ],
+);
+
+/**
+ * The other side of every entry that moves money into or out of the users' wallets together
+ * (double entry): a credit from a gift card is taken from GIFT_CARDS, a spend goes to
+ * SPENDING, an adjustment comes from or goes to ADJUSTMENTS. A transfer needs none: its two
+ * wallet entries are each other's other side. `amount` is signed from the account's side
+ * (the wallet entry's amount with the opposite sign), so per currency the wallets' balances
+ * and these sum to zero. The system accounts keep no balance row of their own, which every
+ * credit would have to lock: an account's balance is the sum of its entries. One entry per
+ * wallet entry (its key), appended in the same statement, never changed.
+ */
+export const systemEntries = walletSchema.table(
+  'system_entries',
+  {
+    walletEntryId: uuid('wallet_entry_id')
+      .primaryKey()
+      .references(() => ledgerEntries.id),
+    account: text('account', { enum: ['GIFT_CARDS', 'SPENDING', 'ADJUSTMENTS'] }).notNull(),
+    currencyCode: text('currency_code').notNull(),
+    amount: bigint('amount', { mode: 'bigint' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    check('system_entries_amount_not_zero', sql`${table.amount} <> 0`),
+    check('system_entries_account_known', sql`${table.account} in ('GIFT_CARDS', 'SPENDING', 'ADJUSTMENTS')`),
   ],
 );
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { BadUserInputError } from '@giftpay/common';
 
 export type TransactionKind = 'CREDIT' | 'DEBIT';
-export type Operation = 'credit' | 'spend' | 'transfer';
+export type Operation = 'credit' | 'spend' | 'transfer' | 'adjustment';
 
 export const MAX_DESCRIPTION_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;

@@ -2,6 +2,7 @@
 // owner (or an admin) can resolve one, whichever way the gateway asks for it.
 
 import {
+  BadUserInputError,
   checkFirst,
   DateTimeScalar,
   DecimalScalar,
@@ -15,7 +16,7 @@ import {
   toMoneyObject,
 } from '@giftpay/common';
 import type { LedgerEntryRow, WalletRow } from '../db/schema.ts';
-import type { Ledger } from '../ledger.service.ts';
+import type { CurrencyBooks, Ledger } from '../ledger.service.ts';
 
 interface MoneyInput {
   amount: string;
@@ -42,6 +43,15 @@ export function createResolvers(ledger: Ledger) {
        * subject of a valid token is a user accounts knows.
        */
       me: (_: unknown, __: unknown, ctx: SubgraphContext) => (ctx.principal ? { id: ctx.principal.userId } : null),
+      /** Admins only (@auth): the books, read by wallet.ledger_report(). */
+      ledgerReport: () => ledger.report(),
+    },
+    CurrencyLedger: {
+      walletsTotal: (books: CurrencyBooks) => toMoneyObject(books.walletsTotal, books.currencyCode),
+      giftCardsRedeemed: (books: CurrencyBooks) => toMoneyObject(books.giftCardsRedeemed, books.currencyCode),
+      spent: (books: CurrencyBooks) => toMoneyObject(books.spent, books.currencyCode),
+      adjustments: (books: CurrencyBooks) => toMoneyObject(books.adjustments, books.currencyCode),
+      imbalance: (books: CurrencyBooks) => toMoneyObject(books.imbalance, books.currencyCode),
     },
     User: {
       wallet(user: { id: string }, _: unknown, ctx: SubgraphContext) {
@@ -91,6 +101,18 @@ export function createResolvers(ledger: Ledger) {
           amount: parsePositiveMoney(input.amount),
           idempotencyKey: input.idempotencyKey,
         });
+        return { transaction: posted.entry, wallet: posted.wallet };
+      },
+      /** Admins only (@auth): the username through accounts, then one statement like spend's. */
+      async adjustWallet(
+        _: unknown,
+        { input }: { input: { username: string; amount: MoneyInput; kind: 'CREDIT' | 'DEBIT'; reason: string; idempotencyKey: string } },
+      ) {
+        const amount = parsePositiveMoney(input.amount);
+        const username = input.username.trim();
+        const ownerId = username === '' ? null : await ledger.findUserIdByUsername(username);
+        if (!ownerId) throw new BadUserInputError(`No user is named "${username}".`);
+        const posted = await ledger.adjust({ ownerId, kind: input.kind, amount, reason: input.reason, idempotencyKey: input.idempotencyKey });
         return { transaction: posted.entry, wallet: posted.wallet };
       },
     },
