@@ -18,6 +18,7 @@ import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
 import { checkDescription, checkIdempotencyKey, type Operation, requestFingerprint, type TransactionKind } from './domain/ledger.ts';
+import { LEDGER_REPORT_SQL, type LedgerReport, type LedgerReportRow, ledgerReportOf } from './ledger-report.ts';
 
 type Db = PostgresJsDatabase<typeof schema>;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -41,57 +42,6 @@ const MAX_TRANSACTION_ATTEMPTS = 5;
 
 /** The idempotency scope of adjustments: one space for every admin, so a retry by a colleague replays too. */
 export const ADJUSTMENT_SCOPE = 'adjustment';
-
-/** One currency of `wallet.ledger_report()` (drizzle/0003_double_entry.sql), amounts in minor units. */
-export interface CurrencyBooks {
-  readonly currencyCode: string;
-  readonly walletsTotal: bigint;
-  readonly giftCardsRedeemed: bigint;
-  readonly spent: bigint;
-  readonly adjustments: bigint;
-  /** walletsTotal - giftCardsRedeemed + spent - adjustments: the sum of every account's balance. */
-  readonly imbalance: bigint;
-  /** Wallets whose stored balance is not the sum of their entries. */
-  readonly walletsOffTheirEntries: number;
-  /** Wallet entries (other than transfers) with no system entry on the other side, or a wrong one. */
-  readonly entriesWithoutOtherSide: number;
-}
-
-export interface LedgerReport {
-  /** Every currency at zero, every wallet's balance the sum of its entries, every entry with its other side. */
-  readonly balanced: boolean;
-  readonly currencies: readonly CurrencyBooks[];
-}
-
-interface LedgerReportRow extends Record<string, unknown> {
-  currency_code: string;
-  wallets_total: string;
-  gift_cards_redeemed: string;
-  spent: string;
-  adjustments: string;
-  imbalance: string;
-  wallets_off_their_entries: string | number;
-  entries_without_other_side: string | number;
-}
-
-/** Reads the books with `wallet.ledger_report()`: the wallet service's report and `giftpay reconcile` run the same SQL. */
-export function ledgerReportOf(rows: readonly LedgerReportRow[]): LedgerReport {
-  const currencies = rows.map((row) => ({
-    currencyCode: row.currency_code,
-    walletsTotal: BigInt(row.wallets_total),
-    giftCardsRedeemed: BigInt(row.gift_cards_redeemed),
-    spent: BigInt(row.spent),
-    adjustments: BigInt(row.adjustments),
-    imbalance: BigInt(row.imbalance),
-    walletsOffTheirEntries: Number(row.wallets_off_their_entries),
-    entriesWithoutOtherSide: Number(row.entries_without_other_side),
-  }));
-  const balanced = currencies.every((books) => books.imbalance === 0n && books.walletsOffTheirEntries === 0 && books.entriesWithoutOtherSide === 0);
-  return { balanced, currencies };
-}
-
-/** The report's SQL, for any client of the wallet's schema. */
-export const LEDGER_REPORT_SQL = 'select * from wallet.ledger_report()';
 
 /** The SQLSTATE wallet.post_entry raises a refusal with (its message says which), undoing the statement. */
 const POST_ENTRY_REFUSED = 'P0001';

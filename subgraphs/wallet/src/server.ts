@@ -25,21 +25,26 @@ import { createResolvers } from './resolvers/index.ts';
 export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
 
 /**
- * `read` once per `ttlMs` at most: calls within it share the last result (or the read in
- * flight); a failed read is not kept. One value and a clock, so no cache library.
+ * `read` once per `ttlMs` at most: calls within it, or while a read is in flight, share it
+ * (the two gauges of one scrape read the ledger once); a failed read is not kept. One value
+ * and a clock, so no cache library.
  */
 function memoizeFor<T>(ttlMs: number, read: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | undefined;
+  let last: { at: number; value: Promise<T>; settled: boolean } | undefined;
   return () => {
     const now = performance.now();
-    if (last && now - last.at < ttlMs) return last.value;
-    const value = read();
-    const entry = { at: now, value };
+    if (last && (!last.settled || now - last.at < ttlMs)) return last.value;
+    const entry = { at: now, value: read(), settled: false };
     last = entry;
-    value.catch(() => {
-      if (last === entry) last = undefined;
-    });
-    return value;
+    entry.value.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        if (last === entry) last = undefined;
+      },
+    );
+    return entry.value;
   };
 }
 

@@ -3,6 +3,7 @@
 // service's redemptions with the wallet's entries, which no one service holds. It reads both
 // in one read-only, repeatable-read transaction (one snapshot) and changes nothing.
 
+import type { LedgerReportRow } from '@giftpay/wallet/ledger-report';
 import { type Command, integerOption, stringOption } from '../command.ts';
 import { DatabaseReadError, UsageError } from '../errors.ts';
 import { table } from '../terminal.ts';
@@ -11,17 +12,6 @@ import { table } from '../terminal.ts';
 export function defaultDatabaseUrl(env: NodeJS.ProcessEnv): string {
   const port = env.EMBEDDED_POSTGRES_PORT?.trim() || '5433';
   return `postgres://postgres:postgres@127.0.0.1:${port}/giftpay`;
-}
-
-interface BooksRow {
-  currency_code: string;
-  wallets_total: string;
-  gift_cards_redeemed: string;
-  spent: string;
-  adjustments: string;
-  imbalance: string;
-  wallets_off_their_entries: string;
-  entries_without_other_side: string;
 }
 
 interface MismatchRow {
@@ -116,14 +106,18 @@ the PENDING redemptions with their age. Exit 0 when the books balance and nothin
     if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--database-url must be a postgres:// URL, got "${url}".`);
     const listed = integerOption(values, 'pending', 20, 0);
     // Loaded here: the other commands never need the driver or the money rules.
-    const [{ default: postgres }, { minorToDecimal }] = await Promise.all([import('postgres'), import('@giftpay/common/money')]);
+    const [{ default: postgres }, { minorToDecimal }, { LEDGER_REPORT_SQL, ledgerReportOf }] = await Promise.all([
+      import('postgres'),
+      import('@giftpay/common/money'),
+      import('@giftpay/wallet/ledger-report'),
+    ]);
     const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
-      const [books, mismatches, pending] = await sql
+      const [rows, mismatches, pending] = await sql
         .begin(
           'isolation level repeatable read read only',
-          async (tx): Promise<[BooksRow[], MismatchRow[], PendingRow[]]> => [
-            await tx.unsafe<BooksRow[]>('select * from wallet.ledger_report()'),
+          async (tx): Promise<[LedgerReportRow[], MismatchRow[], PendingRow[]]> => [
+            await tx.unsafe<LedgerReportRow[]>(LEDGER_REPORT_SQL),
             await tx.unsafe<MismatchRow[]>(MISMATCHES),
             await tx.unsafe<PendingRow[]>(PENDING),
           ],
@@ -131,32 +125,31 @@ the PENDING redemptions with their age. Exit 0 when the books balance and nothin
         .catch((error: unknown) => {
           throw readError(error, url);
         });
-      const money = (minor: string, currency: string) => `${minorToDecimal(BigInt(minor), currency)} ${currency}`;
-      const unbalanced = books.filter(
-        (row) => row.imbalance !== '0' || Number(row.wallets_off_their_entries) > 0 || Number(row.entries_without_other_side) > 0,
-      );
+      const report = ledgerReportOf(rows);
+      const money = (minor: bigint, currency: string) => `${minorToDecimal(minor, currency)} ${currency}`;
       console.log('The books (wallets - gift cards redeemed + spent - adjustments = imbalance):');
       console.log(
-        books.length === 0
+        report.currencies.length === 0
           ? '  no money has moved yet'
           : table(
               ['currency', 'wallets', 'gift_cards_redeemed', 'spent', 'adjustments', 'imbalance', 'wallets_off', 'one_sided'],
-              books.map((row) => [
-                row.currency_code,
-                money(row.wallets_total, row.currency_code),
-                money(row.gift_cards_redeemed, row.currency_code),
-                money(row.spent, row.currency_code),
-                money(row.adjustments, row.currency_code),
-                money(row.imbalance, row.currency_code),
-                String(row.wallets_off_their_entries),
-                String(row.entries_without_other_side),
+              report.currencies.map((books) => [
+                books.currencyCode,
+                money(books.walletsTotal, books.currencyCode),
+                money(books.giftCardsRedeemed, books.currencyCode),
+                money(books.spent, books.currencyCode),
+                money(books.adjustments, books.currencyCode),
+                money(books.imbalance, books.currencyCode),
+                String(books.walletsOffTheirEntries),
+                String(books.entriesWithoutOtherSide),
               ]),
             ),
       );
+      const unbalanced = report.currencies.filter((books) => books.imbalance !== 0n || books.walletsOffTheirEntries > 0 || books.entriesWithoutOtherSide > 0);
       console.log(
-        unbalanced.length === 0
+        report.balanced
           ? 'Balanced: every currency at 0, every wallet the sum of its entries, every entry with its other side.'
-          : `NOT BALANCED in ${unbalanced.map((row) => row.currency_code).join(', ')}.`,
+          : `NOT BALANCED in ${unbalanced.map((books) => books.currencyCode).join(', ')}.`,
       );
       console.log('');
       if (mismatches.length === 0) console.log('Redemptions: every CREDITED redemption has exactly one matching credit entry.');
@@ -191,7 +184,7 @@ the PENDING redemptions with their age. Exit 0 when the books balance and nothin
           ),
         );
       }
-      return unbalanced.length === 0 && mismatches.length === 0 ? 0 : 1;
+      return report.balanced && mismatches.length === 0 ? 0 : 1;
     } finally {
       await sql.end({ timeout: 5 });
     }

@@ -16,7 +16,8 @@ import {
   toMoneyObject,
 } from '@giftpay/common';
 import type { LedgerEntryRow, WalletRow } from '../db/schema.ts';
-import type { CurrencyBooks, Ledger } from '../ledger.service.ts';
+import type { Ledger } from '../ledger.service.ts';
+import type { CurrencyBooks } from '../ledger-report.ts';
 
 interface MoneyInput {
   amount: string;
