@@ -1,5 +1,6 @@
 // Tests split by kind: unit (*.test.ts, no I/O), integration (*.int.test.ts, against a real
-// PostgreSQL) and end-to-end (*.e2e.test.ts, through the real gateway over HTTP).
+// PostgreSQL) and end-to-end (*.e2e.test.ts, through the real gateway over HTTP); the last two
+// share the project `db` and its PostgreSQL.
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -41,21 +42,14 @@ export default defineConfig({
           exclude: ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/node_modules/**'],
         },
       },
+      // Integration and end-to-end files in one project, so one pool of workers: each project
+      // has workers (and a module graph) of its own, and every worker imports the stack again,
+      // about 4 s of CPU each. `pnpm test:int` and `pnpm test:e2e` pick their files by name.
       {
         extends: true,
         test: {
-          name: 'int',
-          include: roots.map((root) => `${root}/*.int.test.ts`),
-          globalSetup,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: 'e2e',
-          include: roots.map((root) => `${root}/*.e2e.test.ts`),
+          name: 'db',
+          include: roots.flatMap((root) => [`${root}/*.int.test.ts`, `${root}/*.e2e.test.ts`]),
           globalSetup,
           testTimeout: 120_000,
           hookTimeout: 60_000,

@@ -9,14 +9,16 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const module of testModules) {
+      let failedHere = 0;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed') failedHere += 1;
         else skipped += 1;
       }
-      // A file that failed to load has no tests but is still a failure.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed += 1;
+      // A file that failed to load, or whose beforeAll/afterAll failed (its tests then count as
+      // skipped), is still a failure, counted once.
+      failed += module.state() === 'failed' && failedHere === 0 ? 1 : failedHere;
     }
     console.log(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   }

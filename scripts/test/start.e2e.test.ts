@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type GraphQLAnswer, postGraphQL, type StackProcess, stackProcessEnv, startStackProcess, waitUntil } from '@giftpay/testing';
+import { type GraphQLAnswer, isRunning, postGraphQL, type StackProcess, servicePids, stackProcessEnv, startStackProcess, waitUntil } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let dataDir: string;
@@ -67,16 +67,23 @@ describe('pnpm start', () => {
     expect(existsSync(join(dataDir, 'secrets', 'jwt-signing-key.pem'))).toBe(true);
 
     // The supervisor dies with no chance to stop anything (an OOM kill, say).
+    const pids = servicePids(first.output());
+    expect(Object.keys(pids).sort()).toEqual(['accounts', 'gateway', 'gift-cards', 'wallet']);
     first.child.kill('SIGKILL');
     await first.exited;
     // The services notice their supervisor is gone (they check every second) and stop, each
     // within its own 10 s limit for a graceful stop: on a loaded machine that takes a while.
-    const refused = () =>
-      fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`).then(
-        () => false,
-        () => true,
-      );
-    await waitUntil('the gateway to stop accepting connections', refused, { timeoutMs: 30_000, intervalMs: 200 });
+    // Every process must end, not only stop listening: with the supervisor gone their stdout
+    // has no reader, and flushing the log into it at exit once hung a service for ever.
+    const stillRunning = () => Object.entries(pids).filter(([, pid]) => isRunning(pid));
+    await waitUntil('every service of the killed stack to exit', () => stillRunning().length === 0, { timeoutMs: 30_000, intervalMs: 200 }).catch(
+      (error: Error) => {
+        const left = stillRunning();
+        for (const [, pid] of left) process.kill(pid, 'SIGKILL');
+        throw new Error(`${error.message}; still running: ${JSON.stringify(Object.fromEntries(left))}`);
+      },
+    );
+    await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
 
     // As a terminal does: `pnpm start` leads its own process group, and Ctrl-C signals all of it.
     // It takes over whatever the killed supervisor left behind (its PostgreSQL above all).

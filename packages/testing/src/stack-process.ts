@@ -2,6 +2,7 @@
 // shutdown, and for the benchmarks, which must measure services in their own processes.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@giftpay/embedded-db';
 
@@ -51,4 +52,26 @@ export async function startStackProcess(env: Record<string, string>, options: { 
     void exited.then((code) => fail(new Error(`the stack exited with ${code} before it was ready:\n${output}`)));
   });
   return { child, output: () => output, exited, url: `http://127.0.0.1:${env.GATEWAY_PORT}/graphql` };
+}
+
+/** The PIDs of the services a stack's supervisor says it started (`[start] wallet started (pid N)`), by name; a restart's later PID wins. */
+export function servicePids(output: string): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const match of output.matchAll(/\[start\]\s+([a-z-]+) started \(pid (\d+)\)/g)) pids[match[1] as string] = Number(match[2]);
+  return pids;
+}
+
+/**
+ * Whether a process is still running. A zombie (exited, not yet reaped by whoever adopted it)
+ * has stopped; so has a PID that no longer exists.
+ */
+export function isRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // The state is the first field after the command name, which is in parentheses.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
