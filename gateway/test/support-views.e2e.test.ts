@@ -211,6 +211,9 @@ describe('who may use the support views', () => {
       ['mutation ($id: ID!) { enableGiftCard(id: $id) { id } }', { id }],
       ['query ($id: ID!) { giftCard(id: $id) { redemptions { edges { node { id } } } } }', { id }],
       ['{ ledgerReport { balanced } }', {}],
+      ['{ giftCardEvents { totalCount } }', {}],
+      ['query ($id: ID!) { giftCard(id: $id) { events { action } } }', { id }],
+      ['{ walletAdjustments { totalCount } }', {}],
       [
         ADJUST,
         {
@@ -234,6 +237,118 @@ describe('who may use the support views', () => {
     expect(card).toEqual({ disabled: true });
     const [adjusted] = await database.sql`select count(*)::int as n from wallet.ledger_entries where operation = 'adjustment' and description = 'self-service'`;
     expect(adjusted).toEqual({ n: 0 });
+    const [enabled] = await database.sql`select count(*)::int as n from gift_cards.card_events where gift_card_id = ${id} and action = 'ENABLED'`;
+    expect(enabled).toEqual({ n: 0 });
+    // Who made an adjustment is for admins only, even on the user's own transactions.
+    const { code } = await stack.issueGiftCard({ amount: '3' });
+    expect((await activate(user, code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    const own = await stack.graphql('{ me { wallet { transactions { edges { node { id adjustedBy { id } } } } } } }', { token: user.token });
+    expect(codeOf(own)).toBe('FORBIDDEN');
+  });
+});
+
+describe('the audit log of admin actions', () => {
+  const CARD_EVENTS = `query ($id: ID!) { giftCard(id: $id) { disabledAt events { action at by { username } reason giftCard { id } } } }`;
+  interface CardEvents {
+    giftCard: {
+      disabledAt: string | null;
+      events: { action: string; at: string; by: { username: string } | null; reason: string | null; giftCard: { id: string } }[];
+    };
+  }
+
+  it("keeps a card's issue, disable and enable with who, when and why, oldest first, and nothing for a change that changes nothing", async () => {
+    const { id } = await stack.issueGiftCard({ amount: '6' });
+    const disable = 'mutation ($id: ID!, $reason: String) { disableGiftCard(id: $id, reason: $reason) { disabledAt } }';
+    const disabled = await stack.graphql<{ disableGiftCard: { disabledAt: string } }>(disable, {
+      token: admin.token,
+      variables: { id, reason: 'reported stolen, ticket 7' },
+    });
+    expect(disabled.errors).toBeUndefined();
+    expect((await stack.graphql(disable, { token: admin.token, variables: { id } })).errors).toBeUndefined();
+    const enable = 'mutation ($id: ID!, $reason: String) { enableGiftCard(id: $id, reason: $reason) { disabledAt } }';
+    expect((await stack.graphql(enable, { token: admin.token, variables: { id, reason: 'found again' } })).errors).toBeUndefined();
+    const blank = await stack.graphql(enable, { token: admin.token, variables: { id, reason: ' ' } });
+    expect(codeOf(blank)).toBe('BAD_USER_INPUT');
+
+    const answer = await stack.graphql<CardEvents>(CARD_EVENTS, { token: admin.token, variables: { id } });
+    expect(answer.errors).toBeUndefined();
+    const events = answer.data?.giftCard.events ?? [];
+    expect(events.map(({ action, by, reason, giftCard }) => ({ action, by, reason, giftCard }))).toEqual([
+      { action: 'ISSUED', by: { username: admin.username }, reason: null, giftCard: { id } },
+      { action: 'DISABLED', by: { username: admin.username }, reason: 'reported stolen, ticket 7', giftCard: { id } },
+      { action: 'ENABLED', by: { username: admin.username }, reason: 'found again', giftCard: { id } },
+    ]);
+    expect(events[1]?.at).toBe(disabled.data?.disableGiftCard.disabledAt);
+    expect(answer.data?.giftCard.disabledAt).toBeNull();
+  });
+
+  it('pages the cards log newest first to its end, by action, with totalCount equal to what the table holds', async () => {
+    const { id } = await stack.issueGiftCard({ amount: '8' });
+    await stack.graphql('mutation ($id: ID!) { disableGiftCard(id: $id, reason: "paging") { id } }', { token: admin.token, variables: { id } });
+    const query = `query ($after: String) {
+      giftCardEvents(first: 2, after: $after, action: DISABLED) { edges { cursor node { action at reason giftCard { id } } } pageInfo { hasNextPage endCursor } totalCount }
+    }`;
+    let totalCount = -1;
+    const all = await pageToEnd(2, async (after) => {
+      const page = await stack.graphql<{
+        giftCardEvents: Page<{ action: string; at: string; reason: string | null; giftCard: { id: string } }> & { totalCount: number };
+      }>(query, { token: admin.token, variables: { after } });
+      expect(page.errors).toBeUndefined();
+      totalCount = page.data?.giftCardEvents.totalCount ?? -1;
+      return page.data?.giftCardEvents as Page<{ action: string; at: string; reason: string | null; giftCard: { id: string } }>;
+    });
+    const [row] = await database.sql`select count(*)::int as n from gift_cards.card_events where action = 'DISABLED'`;
+    expect(all).toHaveLength(row?.n);
+    expect(totalCount).toBe(row?.n);
+    expect(all.every((event) => event.action === 'DISABLED')).toBe(true);
+    expect(all[0]).toMatchObject({ reason: 'paging', giftCard: { id } });
+    const times = all.map((event) => Date.parse(event.at));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  it("keeps who made each adjustment: on the transaction for admins, in the adjustments log once per key, and the user's own statement does not name the admin", async () => {
+    const user = await stack.signUp();
+    const key = randomUUID();
+    const credited = await adjust(user.username, 'CREDIT', '9', 'audit trail', key);
+    expect(credited.errors).toBeUndefined();
+    expect((await adjust(user.username, 'CREDIT', '9', 'audit trail', key)).errors).toBeUndefined();
+    const transactionId = credited.data?.adjustWallet.transaction.id;
+
+    const log = await stack.graphql<{
+      walletAdjustments: {
+        edges: {
+          node: { user: { username: string }; by: { username: string }; reason: string; at: string; transaction: { id: string; amount: { amount: string } } };
+        }[];
+        totalCount: number;
+      };
+    }>('{ walletAdjustments(first: 5) { edges { node { user { username } by { username } reason at transaction { id amount { amount } } } } totalCount } }', {
+      token: admin.token,
+    });
+    expect(log.errors).toBeUndefined();
+    const mine = log.data?.walletAdjustments.edges.filter((edge) => edge.node.user.username === user.username) ?? [];
+    expect(mine.map((edge) => edge.node)).toEqual([
+      {
+        user: { username: user.username },
+        by: { username: admin.username },
+        reason: 'audit trail',
+        at: expect.any(String),
+        transaction: { id: transactionId, amount: { amount: '9' } },
+      },
+    ]);
+    const [rows] = await database.sql`select count(*)::int as n from wallet.adjustments`;
+    expect(log.data?.walletAdjustments.totalCount).toBe(rows?.n);
+
+    const asAdmin = await stack.graphql<{ user: { wallet: { transactions: { edges: { node: { id: string; adjustedBy: { username: string } | null } }[] } } } }>(
+      `{ user(username: "${user.username}") { wallet { transactions { edges { node { id adjustedBy { username } } } } } } }`,
+      { token: admin.token },
+    );
+    expect(asAdmin.errors).toBeUndefined();
+    expect(asAdmin.data?.user.wallet.transactions.edges.map((edge) => edge.node)).toEqual([{ id: transactionId, adjustedBy: { username: admin.username } }]);
+    const asUser = await stack.graphql<{ me: { wallet: { transactions: { edges: { node: { id: string; description: string } }[] } } } }>(
+      '{ me { wallet { transactions { edges { node { id description } } } } } }',
+      { token: user.token },
+    );
+    expect(asUser.data?.me.wallet.transactions.edges.map((edge) => edge.node)).toEqual([{ id: transactionId, description: 'audit trail' }]);
   });
 });
 

@@ -19,4 +19,5 @@ export * from './scalars.ts';
 export * from './secret-files.ts';
 export * from './service-client.ts';
 export * from './subgraph.ts';
+export * from './text.ts';
 export * from './tracing.ts';

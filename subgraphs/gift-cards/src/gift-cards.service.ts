@@ -4,8 +4,8 @@ import { BadUserInputError, CurrencyMismatchError, GiftCardNotFoundError, isUniq
 import { and, desc, eq, getTableColumns, gte, isNotNull, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
-import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
-import { checkIssueRequest, type GiftCardStatus } from './domain/gift-card.ts';
+import { type CardEventRow, cardEvents, type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
+import { checkIssueRequest, checkReason, type GiftCardStatus } from './domain/gift-card.ts';
 import { checkChosenCode, generateCode, hashCode, lastFour, normalizeCode } from './domain/gift-card-code.ts';
 import { type SlotShardsSetting, slotShardsFor } from './domain/slot-shards.ts';
 
@@ -94,6 +94,23 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
     return rows.map((row) => ({ ...row.redemption, giftCard: row.giftCard }));
   }
 
+  /** Sets or clears disabled_at when it changes, with the event that says who and why, in one transaction. */
+  async function changeDisabled(id: string, action: 'DISABLED' | 'ENABLED', by: { actorId: string; reason?: string | null }): Promise<GiftCardRow> {
+    const reason = checkReason(by.reason);
+    if (!isUuid(id)) throw new GiftCardNotFoundError();
+    return db.transaction(async (tx) => {
+      const [changed] = await tx
+        .update(giftCards)
+        .set({ disabledAt: action === 'DISABLED' ? sql`now()` : null })
+        .where(and(eq(giftCards.id, id), action === 'DISABLED' ? isNull(giftCards.disabledAt) : isNotNull(giftCards.disabledAt)))
+        .returning({ id: giftCards.id });
+      if (changed) await tx.insert(cardEvents).values({ giftCardId: id, action, actorId: by.actorId, reason });
+      const [card] = await tx.select(cardWithLiveCount).from(giftCards).where(eq(giftCards.id, id));
+      if (!card) throw new GiftCardNotFoundError();
+      return card;
+    });
+  }
+
   return {
     /** Issues `count` cards in one transaction (a few multi-row inserts); each code is returned once. */
     async issue(request: IssueRequest): Promise<{ code: string; giftCard: GiftCardRow }[]> {
@@ -126,6 +143,8 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
               .returning();
             // The shards commit with their cards (drizzle/0005_claim_slot_shards.sql).
             if (slotShards > 1) await tx.execute(sql`select gift_cards.split_card_slots(${`{${chunk.map((card) => card.id).join(',')}}`}::uuid[])`);
+            // And so does the audit log's record of who issued them.
+            await tx.insert(cardEvents).values(chunk.map((card) => ({ giftCardId: card.id, action: 'ISSUED' as const, actorId: request.issuedBy })));
             all.push(...chunk);
           }
           return all;
@@ -144,23 +163,43 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
       }
     },
 
-    async disable(id: string): Promise<GiftCardRow> {
-      if (!isUuid(id)) throw new GiftCardNotFoundError();
-      const [card] = await db
-        .update(giftCards)
-        .set({ disabledAt: sql`coalesce(${giftCards.disabledAt}, now())` })
-        .where(eq(giftCards.id, id))
-        .returning(cardWithLiveCount);
-      if (!card) throw new GiftCardNotFoundError();
-      return card;
+    /**
+     * Disables a card, and records who and why in its history, in one transaction. Disabling a
+     * disabled card changes nothing and records nothing.
+     */
+    disable(id: string, by: { actorId: string; reason?: string | null }): Promise<GiftCardRow> {
+      return changeDisabled(id, 'DISABLED', by);
     },
 
-    /** Undoes `disable`; a card that is not disabled is returned unchanged. */
-    async enable(id: string): Promise<GiftCardRow> {
-      if (!isUuid(id)) throw new GiftCardNotFoundError();
-      const [card] = await db.update(giftCards).set({ disabledAt: null }).where(eq(giftCards.id, id)).returning(cardWithLiveCount);
-      if (!card) throw new GiftCardNotFoundError();
-      return card;
+    /** Undoes `disable`, recorded likewise; a card that is not disabled is returned unchanged, with nothing recorded. */
+    enable(id: string, by: { actorId: string; reason?: string | null }): Promise<GiftCardRow> {
+      return changeDisabled(id, 'ENABLED', by);
+    },
+
+    /** A card's history, oldest first: issued, disabled, enabled (all of it: a card has few). */
+    eventsOfCard(cardId: string): Promise<CardEventRow[]> {
+      return db.select().from(cardEvents).where(eq(cardEvents.giftCardId, cardId)).orderBy(cardEvents.seq);
+    },
+
+    /** The audit log of every card, newest first, `first + 1` rows; only `action` when given. */
+    listEvents(first: number, beforeSeq: bigint | null, action: CardEventRow['action'] | null): Promise<CardEventRow[]> {
+      const conditions: SQL[] = [];
+      if (beforeSeq !== null) conditions.push(lt(cardEvents.seq, beforeSeq));
+      if (action !== null) conditions.push(eq(cardEvents.action, action));
+      return db
+        .select()
+        .from(cardEvents)
+        .where(and(...conditions))
+        .orderBy(desc(cardEvents.seq))
+        .limit(first + 1);
+    },
+
+    async countEvents(action: CardEventRow['action'] | null): Promise<number> {
+      const [row] = await db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(cardEvents)
+        .where(action === null ? undefined : eq(cardEvents.action, action));
+      return row?.count ?? 0;
     },
 
     async findById(id: string): Promise<GiftCardRow | null> {

@@ -179,7 +179,7 @@ describe.each([1, 4, 16])('a promotion split over %i slot shard(s)', (shards) =>
     const disabled = await issueCard(32, shards);
     const [early] = usersNamed('early', 1);
     expect((await claimAllAtOnce(pool, disabled.id, [early as string]))[0]?.outcome).toBe('CLAIMED');
-    await giftCards.cards.disable(disabled.id);
+    await giftCards.cards.disable(disabled.id, { actorId: 'test-admin' });
     const answers = await claimAllAtOnce(pool, disabled.id, [...usersNamed('after-disable', 10), early as string]);
     expect(answers.map((answer) => answer.outcome)).toEqual([...Array.from({ length: 10 }, () => 'DISABLED'), 'ALREADY_REDEEMED']);
     await expectSlotsTaken(disabled, shards, 32, 1);
@@ -253,7 +253,7 @@ describe('the redemption count through the service', () => {
     expect(listed?.redemptionCount).toBe(8);
     const [mine] = await giftCards.cards.redemptionsOf(users[0] as string, 10, null);
     expect({ card: mine?.giftCard.id, count: mine?.giftCard.redemptionCount }).toEqual({ card: card.id, count: 8 });
-    expect((await giftCards.cards.disable(card.id)).redemptionCount).toBe(8);
+    expect((await giftCards.cards.disable(card.id, { actorId: 'test-admin' })).redemptionCount).toBe(8);
     // The card's own row was not written by the claims.
     expect((await cardRow(card.id)).redemptionCount).toBe(0);
   });

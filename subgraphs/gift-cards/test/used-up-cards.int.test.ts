@@ -85,7 +85,7 @@ describe('cards remembered as used up', () => {
 
   it('never remembers a disabled card: once the row is enabled again, the next claim succeeds', async () => {
     const card = await issue(3);
-    await giftCards.cards.disable(card.id);
+    await giftCards.cards.disable(card.id, { actorId: 'test-admin' });
     expect(await errorCodeOf(giftCards.redemptions.activate(testUserId('refused'), card.code))).toBe('GIFT_CARD_DISABLED');
     await database.sql`update gift_cards.gift_cards set disabled_at = null where id = ${card.id}`;
     expect((await giftCards.redemptions.activate(testUserId('after'), card.code)).redemption.status).toBe('CREDITED');

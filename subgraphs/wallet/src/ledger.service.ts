@@ -16,7 +16,7 @@ import {
 import { and, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
-import { idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
+import { type AdjustmentRow, adjustments, idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
 import { checkDescription, checkIdempotencyKey, type Operation, requestFingerprint, type TransactionKind } from './domain/ledger.ts';
 import { LEDGER_REPORT_SQL, type LedgerReport, type LedgerReportRow, ledgerReportOf } from './ledger-report.ts';
 
@@ -225,14 +225,19 @@ export function createLedger(deps: LedgerDeps) {
     amount: Money;
     description: string;
     operation: Operation;
+    /** For an adjustment: the admin, recorded in wallet.adjustments by the same statement when the entry is posted (not on a replay). */
+    adjustedBy?: string;
   }): Promise<PostedTransaction> {
+    const call = sql`wallet.post_entry(${input.scope}, ${input.key}, ${input.requestHash}, ${input.ownerId}, ${defaultCurrency}, ${input.kind}, ${input.amount.minor}, ${input.amount.currencyCode}, ${input.description}, ${input.operation}, ${MAX_BALANCE_MINOR})`;
+    const statement =
+      input.adjustedBy === undefined
+        ? sql`select * from ${call}`
+        : sql`with posted as (select * from ${call}),
+            audit as (insert into wallet.adjustments (wallet_entry_id, actor_id) select entry_id, ${input.adjustedBy} from posted where outcome = 'POSTED')
+            select * from posted`;
     let row: PostEntryRow | undefined;
     try {
-      [row] = await withRetries(() =>
-        db.execute<PostEntryRow>(
-          sql`select * from wallet.post_entry(${input.scope}, ${input.key}, ${input.requestHash}, ${input.ownerId}, ${defaultCurrency}, ${input.kind}, ${input.amount.minor}, ${input.amount.currencyCode}, ${input.description}, ${input.operation}, ${MAX_BALANCE_MINOR})`,
-        ),
-      );
+      [row] = await withRetries(() => db.execute<PostEntryRow>(statement));
     } catch (error) {
       const refusal = findPostgresError(error);
       if (refusal?.code === POST_ENTRY_REFUSED) {
@@ -306,7 +311,14 @@ export function createLedger(deps: LedgerDeps) {
      * reason as the transaction's description. Idempotent like `spend` (one key space for all
      * admins); a debit never overdraws; the wallet is created for a credit when it has none.
      */
-    adjust(input: { ownerId: string; kind: TransactionKind; amount: Money; reason: string; idempotencyKey: string }): Promise<PostedTransaction> {
+    adjust(input: {
+      ownerId: string;
+      kind: TransactionKind;
+      amount: Money;
+      reason: string;
+      idempotencyKey: string;
+      adjustedBy: string;
+    }): Promise<PostedTransaction> {
       const reason = checkDescription(input.reason);
       const key = checkIdempotencyKey(input.idempotencyKey);
       const hash = requestFingerprint('adjustment', {
@@ -325,7 +337,31 @@ export function createLedger(deps: LedgerDeps) {
         amount: input.amount,
         description: reason,
         operation: 'adjustment',
+        adjustedBy: input.adjustedBy,
       });
+    },
+
+    /** Who made an adjustment: null for any other entry, and for an adjustment made before the log existed. */
+    async adjustedBy(entryId: string): Promise<string | null> {
+      const [row] = await db.select({ actorId: adjustments.actorId }).from(adjustments).where(eq(adjustments.walletEntryId, entryId));
+      return row?.actorId ?? null;
+    },
+
+    /** The log of adjustments, newest first, `first + 1` rows, each with its entry. */
+    listAdjustments(first: number, beforeSeq: bigint | null): Promise<{ adjustment: AdjustmentRow; entry: LedgerEntryRow; ownerId: string }[]> {
+      return db
+        .select({ adjustment: adjustments, entry: ledgerEntries, ownerId: wallets.ownerId })
+        .from(adjustments)
+        .innerJoin(ledgerEntries, eq(ledgerEntries.id, adjustments.walletEntryId))
+        .innerJoin(wallets, eq(wallets.id, ledgerEntries.walletId))
+        .where(beforeSeq === null ? undefined : lt(adjustments.seq, beforeSeq))
+        .orderBy(desc(adjustments.seq))
+        .limit(first + 1);
+    },
+
+    async countAdjustments(): Promise<number> {
+      const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(adjustments);
+      return row?.count ?? 0;
     },
 
     /** The books, per currency, and whether they balance (a full read of the ledger: for admins and operators, not hot paths). */

@@ -2,10 +2,8 @@
 // them: applied again they change nothing, and replicas starting together apply them once.
 
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { applyMigrations } from '@giftpay/common/db';
+import { migrationsFolderUpTo } from '@giftpay/testing';
 import postgres from 'postgres';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { WALLET_MIGRATIONS } from '../src/db/migrate.ts';
@@ -36,14 +34,14 @@ afterAll(async () => {
   }
 });
 
-const MIGRATION_FILES = 4;
+const MIGRATION_FILES = 5;
 
 /** What the migrations leave behind, to compare one application with another. */
 async function schemaState(sql: postgres.Sql) {
   const applied = await sql`select id, hash, created_at::text as created_at from drizzle.__wallet_migrations order by id`;
   const tables = await sql`select table_name from information_schema.tables where table_schema = 'wallet' order by table_name`;
   const triggers = await sql`
-    select tgname from pg_trigger where tgrelid in ('wallet.ledger_entries'::regclass, 'wallet.system_entries'::regclass) and not tgisinternal order by tgname`;
+    select tgname from pg_trigger where tgrelid in ('wallet.ledger_entries'::regclass, 'wallet.system_entries'::regclass, 'wallet.adjustments'::regclass) and not tgisinternal order by tgname`;
   const functions = await sql`select proname from pg_proc where pronamespace = 'wallet'::regnamespace order by proname`;
   const constraints = await sql`
     select conname from pg_constraint where connamespace = 'wallet'::regnamespace order by conname`;
@@ -63,9 +61,16 @@ describe('the wallet migrations', () => {
       await applyMigrations(url, WALLET_MIGRATIONS);
       const once = await schemaState(sql);
       expect(once.applied).toHaveLength(MIGRATION_FILES);
-      expect(once.tables).toEqual(['idempotency_keys', 'ledger_entries', 'system_entries', 'wallets']);
-      expect(once.triggers).toEqual(['ledger_entries_append_only', 'ledger_entries_no_truncate', 'system_entries_append_only', 'system_entries_no_truncate']);
-      expect(once.functions).toEqual(['ledger_entries_refuse_change', 'ledger_report', 'post_entry', 'system_account_of']);
+      expect(once.tables).toEqual(['adjustments', 'idempotency_keys', 'ledger_entries', 'system_entries', 'wallets']);
+      expect(once.triggers).toEqual([
+        'adjustments_append_only',
+        'adjustments_no_truncate',
+        'ledger_entries_append_only',
+        'ledger_entries_no_truncate',
+        'system_entries_append_only',
+        'system_entries_no_truncate',
+      ]);
+      expect(once.functions).toEqual(['adjustments_refuse_change', 'ledger_entries_refuse_change', 'ledger_report', 'post_entry', 'system_account_of']);
       const [wallet] = await sql`insert into wallet.wallets (owner_id, currency_code, balance) values ('owner-1', 'IRR', 5) returning id`;
 
       await applyMigrations(url, WALLET_MIGRATIONS);
@@ -84,8 +89,15 @@ describe('the wallet migrations', () => {
       const state = await schemaState(sql);
       expect(state.applied).toHaveLength(MIGRATION_FILES);
       expect(new Set(state.applied.map((row) => row.hash)).size).toBe(MIGRATION_FILES);
-      expect(state.tables).toEqual(['idempotency_keys', 'ledger_entries', 'system_entries', 'wallets']);
-      expect(state.triggers).toEqual(['ledger_entries_append_only', 'ledger_entries_no_truncate', 'system_entries_append_only', 'system_entries_no_truncate']);
+      expect(state.tables).toEqual(['adjustments', 'idempotency_keys', 'ledger_entries', 'system_entries', 'wallets']);
+      expect(state.triggers).toEqual([
+        'adjustments_append_only',
+        'adjustments_no_truncate',
+        'ledger_entries_append_only',
+        'ledger_entries_no_truncate',
+        'system_entries_append_only',
+        'system_entries_no_truncate',
+      ]);
       // The result is a working ledger: an entry can be written, and the append-only rule holds.
       const [wallet] = await sql`insert into wallet.wallets (owner_id, currency_code, balance) values ('owner-2', 'IRR', 5) returning id`;
       await sql`insert into wallet.ledger_entries (wallet_id, kind, amount, balance_after, currency_code, description, operation)
@@ -98,14 +110,10 @@ describe('the wallet migrations', () => {
 
   it('post the other side of the history already there when double entry arrives, and the books then balance', async () => {
     const { url, sql } = await emptyDatabase();
-    // The migrations as they were before double entry: the first three of the journal.
-    const before = await mkdtemp(join(tmpdir(), 'wallet-migrations-'));
+    // The migrations as they were before double entry (the later ones came after it, and
+    // drizzle applies none older than the newest applied).
+    const before = await migrationsFolderUpTo(WALLET_MIGRATIONS.migrationsFolder, '0002_post_entry');
     try {
-      await cp(WALLET_MIGRATIONS.migrationsFolder, before, { recursive: true });
-      const journalFile = join(before, 'meta', '_journal.json');
-      const journal = JSON.parse(await readFile(journalFile, 'utf8')) as { entries: { tag: string }[] };
-      journal.entries = journal.entries.filter((entry) => !entry.tag.startsWith('0003'));
-      await writeFile(journalFile, JSON.stringify(journal));
       await applyMigrations(url, { ...WALLET_MIGRATIONS, migrationsFolder: before });
       const post = (owner: string, key: string, kind: string, amount: number, operation: string) =>
         sql`select outcome from wallet.post_entry(${`user:${owner}`}, ${key}, ${key}, ${owner}, 'IRR', ${kind}, ${amount}, 'IRR', 'history', ${operation}, 1000000000)`;
@@ -148,7 +156,27 @@ describe('the wallet migrations', () => {
       ]);
     } finally {
       await sql.end();
-      await rm(before, { recursive: true, force: true });
+    }
+  });
+
+  it('put the adjustments made before the audit log in it, by an admin no one recorded, and keep it append-only', async () => {
+    const { url, sql } = await emptyDatabase();
+    const before = await migrationsFolderUpTo(WALLET_MIGRATIONS.migrationsFolder, '0003_double_entry');
+    try {
+      await applyMigrations(url, { ...WALLET_MIGRATIONS, migrationsFolder: before });
+      const [adjusted] = await sql`
+        select entry_id from wallet.post_entry('adjustment', 'k1', 'k1', 'bob', 'IRR', 'CREDIT', 5, 'IRR', 'goodwill', 'adjustment', 1000000000)`;
+      await sql`select entry_id from wallet.post_entry('user:bob', 'k2', 'k2', 'bob', 'IRR', 'DEBIT', 2, 'IRR', 'coffee', 'spend', 1000000000)`;
+
+      await applyMigrations(url, WALLET_MIGRATIONS);
+      expect((await sql`select wallet_entry_id, actor_id from wallet.adjustments`).map((row) => ({ ...row }))).toEqual([
+        { wallet_entry_id: adjusted?.entry_id, actor_id: null },
+      ]);
+      await expect(sql`update wallet.adjustments set actor_id = 'someone'`).rejects.toThrow(/append-only/);
+      await expect(sql`delete from wallet.adjustments`).rejects.toThrow(/append-only/);
+      await expect(sql`truncate wallet.adjustments`).rejects.toThrow(/append-only/);
+    } finally {
+      await sql.end();
     }
   });
 });

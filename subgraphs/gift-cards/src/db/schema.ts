@@ -91,8 +91,33 @@ export const redemptions = giftCardsSchema.table(
   ],
 );
 
+/**
+ * The audit log of what admins did to cards: issued, disabled, enabled; who, when and why.
+ * Written in the transaction of the change itself, append-only (triggers in
+ * drizzle/0006_card_events.sql). One row per card, so a card's history is one index scan.
+ */
+export const cardEvents = giftCardsSchema.table(
+  'card_events',
+  {
+    seq: bigserial('seq', { mode: 'bigint' }).primaryKey(),
+    giftCardId: uuid('gift_card_id')
+      .notNull()
+      .references(() => giftCards.id),
+    action: text('action', { enum: ['ISSUED', 'DISABLED', 'ENABLED'] }).notNull(),
+    /** The admin's user id; null only for a disable made before this log existed (0006 backfilled it). */
+    actorId: text('actor_id'),
+    reason: text('reason'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    index('card_events_card_seq_idx').on(table.giftCardId, table.seq),
+    check('card_events_action_known', sql`${table.action} in ('ISSUED', 'DISABLED', 'ENABLED')`),
+  ],
+);
+
 export type GiftCardRow = typeof giftCards.$inferSelect;
 export type RedemptionRow = typeof redemptions.$inferSelect;
+export type CardEventRow = typeof cardEvents.$inferSelect;
 
 /** Failed attempts per subject and time window, shared by every replica (see attempt-limiter.ts). */
 export const attemptCounters = attemptCountersTable(giftCardsSchema);

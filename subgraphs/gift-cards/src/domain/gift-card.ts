@@ -1,6 +1,6 @@
 // What a gift card's state means: its status, and why a claim of it was refused.
 
-import { BadUserInputError, type DomainError, GiftCardDisabledError, GiftCardExpiredError, GiftCardUsedUpError } from '@giftpay/common';
+import { BadUserInputError, type DomainError, GiftCardDisabledError, GiftCardExpiredError, GiftCardUsedUpError, hasControlCharacter } from '@giftpay/common';
 
 export type GiftCardStatus = 'ACTIVE' | 'USED_UP' | 'DISABLED' | 'EXPIRED';
 
@@ -49,4 +49,16 @@ export function checkIssueRequest(input: { count: number; usageLimit: number; co
 export function retryDelayMs(attempts: number, baseMs = 1000, capMs = 5 * 60_000): number {
   const exponential = Math.min(capMs, baseMs * 2 ** Math.min(attempts, 20));
   return Math.round(exponential / 2 + Math.random() * (exponential / 2));
+}
+
+export const MAX_REASON_LENGTH = 200;
+
+/** An admin's reason for a change, kept in the card's history: optional, 1 to 200 printable characters once trimmed. */
+export function checkReason(reason: string | null | undefined): string | null {
+  if (reason == null) return null;
+  const trimmed = reason.trim();
+  if (trimmed === '' || trimmed.length > MAX_REASON_LENGTH || hasControlCharacter(trimmed)) {
+    throw new BadUserInputError(`A reason is 1 to ${MAX_REASON_LENGTH} printable characters; leave it out to give none.`);
+  }
+  return trimmed;
 }

@@ -14,7 +14,7 @@ import {
   toConnection,
   toMoneyObject,
 } from '@giftpay/common';
-import type { GiftCardRow, RedemptionRow } from '../db/schema.ts';
+import type { CardEventRow, GiftCardRow, RedemptionRow } from '../db/schema.ts';
 import { statusOf } from '../domain/gift-card.ts';
 import type { GiftCardFilter, GiftCardsService } from '../gift-cards.service.ts';
 import type { RedemptionService } from '../redemption.service.ts';
@@ -46,6 +46,12 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         // A function is called by GraphQL's default resolver: the count runs only when asked for.
         return { ...page, totalCount: () => cards.count(filter) };
       },
+      async giftCardEvents(_: unknown, args: { first?: number | null; after?: string | null; action?: CardEventRow['action'] | null }) {
+        const first = checkFirst(args.first, 20);
+        const action = args.action ?? null;
+        const page = toConnection(await cards.listEvents(first, decodeSeqCursor(args.after), action), first, (event) => encodeCursor([event.seq]));
+        return { ...page, totalCount: () => cards.countEvents(action) };
+      },
     },
     Mutation: {
       async activateGiftCard(_: unknown, { input }: { input: { code: string } }, ctx: SubgraphContext) {
@@ -67,8 +73,10 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         });
         return { giftCards: issued };
       },
-      disableGiftCard: (_: unknown, { id }: { id: string }) => cards.disable(id),
-      enableGiftCard: (_: unknown, { id }: { id: string }) => cards.enable(id),
+      disableGiftCard: (_: unknown, { id, reason }: { id: string; reason?: string | null }, ctx: SubgraphContext) =>
+        cards.disable(id, { actorId: signedIn(ctx).userId, reason }),
+      enableGiftCard: (_: unknown, { id, reason }: { id: string; reason?: string | null }, ctx: SubgraphContext) =>
+        cards.enable(id, { actorId: signedIn(ctx).userId, reason }),
     },
     User: {
       async giftCardRedemptions(user: { id: string }, args: { first?: number | null; after?: string | null }, ctx: SubgraphContext) {
@@ -108,6 +116,18 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         const first = checkFirst(args.first, 10);
         const page = toConnection(await cards.redemptionsOfCard(card.id, first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.seq]));
         return { ...page, totalCount: () => cards.countRedemptions({ giftCardId: card.id }) };
+      },
+      // Admins only (@auth in schema.graphql).
+      events: (card: GiftCardRow) => cards.eventsOfCard(card.id),
+    },
+    GiftCardEvent: {
+      at: (event: CardEventRow) => event.createdAt,
+      /** A reference the accounts subgraph resolves (the caller is an admin: @auth on every field that leads here). */
+      by: (event: CardEventRow) => (event.actorId === null ? null : { __typename: 'User', id: event.actorId }),
+      giftCard: async (event: CardEventRow) => {
+        const card = await cards.findById(event.giftCardId);
+        if (!card) throw new Error(`gift card ${event.giftCardId} of event ${event.seq} is missing`);
+        return card;
       },
     },
     Redemption: {

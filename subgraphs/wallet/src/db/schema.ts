@@ -75,6 +75,20 @@ export const systemEntries = walletSchema.table(
   ],
 );
 
+/**
+ * Who made each adjustment (adjustWallet): the admin's user id beside the wallet entry, written
+ * in the same statement as the entry, append-only (drizzle/0004_adjustments_audit.sql). The
+ * reason is the entry's description; the time, its created_at. `seq` orders the log.
+ */
+export const adjustments = walletSchema.table('adjustments', {
+  walletEntryId: uuid('wallet_entry_id')
+    .primaryKey()
+    .references(() => ledgerEntries.id),
+  seq: bigserial('seq', { mode: 'bigint' }).notNull().unique('adjustments_seq_unique'),
+  /** The admin's user id; null only for an adjustment made before this log existed. */
+  actorId: text('actor_id'),
+});
+
 export const idempotencyKeys = walletSchema.table(
   'idempotency_keys',
   {
@@ -92,3 +106,4 @@ export const idempotencyKeys = walletSchema.table(
 
 export type WalletRow = typeof wallets.$inferSelect;
 export type LedgerEntryRow = typeof ledgerEntries.$inferSelect;
+export type AdjustmentRow = typeof adjustments.$inferSelect;

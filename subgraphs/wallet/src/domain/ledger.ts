@@ -2,18 +2,13 @@
 // fingerprint that tells a retry of it from a different request under the same key.
 
 import { createHash } from 'node:crypto';
-import { BadUserInputError } from '@giftpay/common';
+import { BadUserInputError, hasControlCharacter } from '@giftpay/common';
 
 export type TransactionKind = 'CREDIT' | 'DEBIT';
 export type Operation = 'credit' | 'spend' | 'transfer' | 'adjustment';
 
 export const MAX_DESCRIPTION_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
-
-function hasControlCharacter(text: string): boolean {
-  for (const char of text) if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) return true;
-  return false;
-}
 
 export function checkDescription(description: string): string {
   const trimmed = description.trim();

@@ -15,7 +15,7 @@ import {
   toConnection,
   toMoneyObject,
 } from '@giftpay/common';
-import type { LedgerEntryRow, WalletRow } from '../db/schema.ts';
+import type { AdjustmentRow, LedgerEntryRow, WalletRow } from '../db/schema.ts';
 import type { Ledger } from '../ledger.service.ts';
 import type { CurrencyBooks } from '../ledger-report.ts';
 
@@ -46,6 +46,19 @@ export function createResolvers(ledger: Ledger) {
       me: (_: unknown, __: unknown, ctx: SubgraphContext) => (ctx.principal ? { id: ctx.principal.userId } : null),
       /** Admins only (@auth): the books, read by wallet.ledger_report(). */
       ledgerReport: () => ledger.report(),
+      /** Admins only (@auth). */
+      async walletAdjustments(_: unknown, args: { first?: number | null; after?: string | null }) {
+        const first = checkFirst(args.first, 20);
+        const page = toConnection(await ledger.listAdjustments(first, decodeSeqCursor(args.after)), first, (row) => encodeCursor([row.adjustment.seq]));
+        return { ...page, totalCount: () => ledger.countAdjustments() };
+      },
+    },
+    WalletAdjustment: {
+      user: (row: { ownerId: string }) => ({ __typename: 'User', id: row.ownerId }),
+      by: (row: { adjustment: AdjustmentRow }) => (row.adjustment.actorId === null ? null : { __typename: 'User', id: row.adjustment.actorId }),
+      transaction: (row: { entry: LedgerEntryRow }) => row.entry,
+      reason: (row: { entry: LedgerEntryRow }) => row.entry.description,
+      at: (row: { entry: LedgerEntryRow }) => row.entry.createdAt,
     },
     CurrencyLedger: {
       walletsTotal: (books: CurrencyBooks) => toMoneyObject(books.walletsTotal, books.currencyCode),
@@ -81,6 +94,12 @@ export function createResolvers(ledger: Ledger) {
     WalletTransaction: {
       amount: (entry: LedgerEntryRow) => toMoneyObject(entry.amount, entry.currencyCode),
       balanceAfter: (entry: LedgerEntryRow) => toMoneyObject(entry.balanceAfter, entry.currencyCode),
+      /** Admins only (@auth); read only for an adjustment's entry. */
+      async adjustedBy(entry: LedgerEntryRow) {
+        if (entry.operation !== 'adjustment') return null;
+        const actorId = await ledger.adjustedBy(entry.id);
+        return actorId === null ? null : { __typename: 'User', id: actorId };
+      },
     },
     Mutation: {
       async spend(_: unknown, { input }: { input: { amount: MoneyInput; description: string; idempotencyKey: string } }, ctx: SubgraphContext) {
@@ -108,12 +127,20 @@ export function createResolvers(ledger: Ledger) {
       async adjustWallet(
         _: unknown,
         { input }: { input: { username: string; amount: MoneyInput; kind: 'CREDIT' | 'DEBIT'; reason: string; idempotencyKey: string } },
+        ctx: SubgraphContext,
       ) {
         const amount = parsePositiveMoney(input.amount);
         const username = input.username.trim();
         const ownerId = username === '' ? null : await ledger.findUserIdByUsername(username);
         if (!ownerId) throw new BadUserInputError(`No user is named "${username}".`);
-        const posted = await ledger.adjust({ ownerId, kind: input.kind, amount, reason: input.reason, idempotencyKey: input.idempotencyKey });
+        const posted = await ledger.adjust({
+          ownerId,
+          kind: input.kind,
+          amount,
+          reason: input.reason,
+          idempotencyKey: input.idempotencyKey,
+          adjustedBy: requireSelf(ctx).userId,
+        });
         return { transaction: posted.entry, wallet: posted.wallet };
       },
     },
