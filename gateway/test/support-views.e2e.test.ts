@@ -495,6 +495,47 @@ describe('the books', () => {
     expect((await assertBooksBalanced(database.sql)).find((row) => row.currencyCode === 'IRR')?.walletsTotal).toBe(String(books.walletsTotal));
   });
 
+  it('balance at every read taken while credits, spends, transfers and adjustments run at once', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, () => stack.signUp()));
+    const promotion = await stack.issueGiftCard({ amount: '50', usageLimit: users.length });
+    const SPEND = 'mutation ($input: SpendInput!) { spend(input: $input) { transaction { id } } }';
+    const TRANSFER = 'mutation ($input: TransferInput!) { transfer(input: $input) { transaction { id } } }';
+    const first = users[0] as SignedIn;
+    expect((await activate(first, promotion.code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+    let running = true;
+    const reads: Awaited<ReturnType<typeof irrBooks>>[] = [];
+    const reader = (async () => {
+      while (running) reads.push(await irrBooks());
+    })();
+    await Promise.all(
+      users.map(async (user, index) => {
+        if (user !== first) expect((await activate(user, promotion.code)).data?.activateGiftCard.redemption.status).toBe('CREDITED');
+        const next = users[(index + 1) % users.length] as SignedIn;
+        for (let round = 0; round < 4; round += 1) {
+          const answers = await Promise.all([
+            stack.graphql(SPEND, {
+              token: user.token,
+              variables: { input: { amount: { amount: '2', currencyCode: 'IRR' }, description: 'coffee', idempotencyKey: randomUUID() } },
+            }),
+            stack.graphql(TRANSFER, {
+              token: user.token,
+              variables: { input: { toUsername: next.username, amount: { amount: '3', currencyCode: 'IRR' }, idempotencyKey: randomUUID() } },
+            }),
+            adjust(user.username, 'CREDIT', '1', 'goodwill under load'),
+          ]);
+          for (const answer of answers) expect(answer.errors).toBeUndefined();
+        }
+      }),
+    );
+    running = false;
+    await reader;
+    reads.push(await irrBooks());
+    // Each read is one statement, one snapshot; each movement commits both its sides at once.
+    expect(reads.length).toBeGreaterThan(2);
+    expect(reads.filter((books) => books.balanced !== true || books.imbalance !== '0')).toEqual([]);
+    await assertBooksBalanced(database.sql);
+  });
+
   it('do not balance when a wallet entry lacks its other side, and the report says so', async () => {
     const user = await stack.signUp();
     // A credit written as before double entry, behind the service's back: one side only.
