@@ -2,14 +2,8 @@
 // PostgreSQL) and end-to-end (*.e2e.test.ts, through the real gateway over HTTP); the last two
 // share the project `db` and its PostgreSQL.
 
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
-
-// Node loads graphql's CommonJS build for everyone; Vite would hand our ESM code the .mjs
-// build instead, and two copies of GraphQLError break `instanceof` between our code and
-// Apollo's. Point the bare specifier at the one Node uses.
-const graphqlEntry = createRequire(import.meta.url).resolve('graphql');
 
 // V8's compile cache for the test workers and every process the tests start (services,
 // `pnpm start`, the CLI), which inherit this variable: they load the same modules again and
@@ -20,7 +14,6 @@ const globalSetup = ['packages/testing/src/global-setup.ts'];
 const roots = ['gateway', 'subgraphs/*', 'packages/*', 'examples/*', 'scripts'].map((root) => `${root}/test/**`);
 
 export default defineConfig({
-  resolve: { alias: [{ find: /^graphql$/, replacement: graphqlEntry }] },
   test: {
     // Vitest's default is one worker fewer than the cores: one worker on a 2-core machine,
     // which ran every file in turn. Most files wait on sockets, processes and real-time
@@ -32,6 +25,12 @@ export default defineConfig({
     // Their state is their own all the same: each file makes its own database, servers on
     // their own ports and its own keys and closes them in afterAll; spies are restored.
     isolate: false,
+    // Test files and the code they import are loaded by Node itself, as `pnpm start` and the
+    // images load them (Node strips the types), not transformed by Vite's module runner: no
+    // transform pass, one module graph per worker, and the same module resolution as
+    // production (graphql's CommonJS build for everyone, one GraphQLError). Nothing here
+    // uses vi.mock, which needs the module runner or Node's loader hooks.
+    experimental: { viteModuleRunner: false, nodeLoader: false },
     reporters: ['default', './scripts/summary-reporter.ts'],
     projects: [
       {
