@@ -312,7 +312,7 @@ describe('giftpay cards', () => {
     const card = await stack.issueGiftCard();
     await withConfig(async (options) => {
       await logInAsAdmin(options);
-      const result = await runCli(['cards', 'disable', card.id], options);
+      const result = await runCli(['cards', 'disable', card.id, '--reason', 'reported stolen'], options);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Disabled card ${card.id}`);
       expect(result.stdout).toContain('status DISABLED');
@@ -326,6 +326,17 @@ describe('giftpay cards', () => {
       expect(enabled.stdout).toContain('status ACTIVE');
       const again = await activate(user, card.code);
       expect(again.errors).toBeUndefined();
+      // The card's history names the admin and keeps the reason given on the command line.
+      const history = await database.sql`select action, reason from gift_cards.card_events where gift_card_id = ${card.id} order by seq`;
+      expect(history.map((row) => ({ ...row }))).toEqual([
+        { action: 'ISSUED', reason: null },
+        { action: 'DISABLED', reason: 'reported stolen' },
+        { action: 'ENABLED', reason: null },
+      ]);
+      // A reason the API refuses: its code, exit 1, and the card unchanged.
+      const refused = await runCli(['cards', 'disable', card.id, '--reason', ' '], options);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('BAD_USER_INPUT');
     });
   });
 

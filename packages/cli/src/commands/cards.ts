@@ -91,18 +91,22 @@ export const cardsList: Command = {
   },
 };
 
-/** `cards disable ID` and `cards enable ID`: one admin mutation on one card, then one line saying what it did. */
+/** `cards disable ID` and `cards enable ID`: one admin mutation on one card, with an optional reason for its history, then one line saying what it did. */
 function cardCommand(word: 'disable' | 'enable', mutation: 'disableGiftCard' | 'enableGiftCard', done: string, summary: string): Command {
-  const document = `mutation GiftpayCli${word === 'disable' ? 'Disable' : 'Enable'}($id: ID!) { ${mutation}(id: $id) { ${CARD_FIELDS} } }`;
+  const document = `mutation GiftpayCli${word === 'disable' ? 'Disable' : 'Enable'}($id: ID!, $reason: String) { ${mutation}(id: $id, reason: $reason) { ${CARD_FIELDS} } }`;
   return {
     words: ['cards', word],
     summary,
-    synopsis: `cards ${word} ID`,
-    details: "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
-    options: {},
+    synopsis: `cards ${word} ID [--reason TEXT]`,
+    details: [
+      "  ID                the card's id, as `issue` wrote it or `cards list` shows it",
+      `  --reason TEXT     why, kept with who and when in the card's history (GiftCard.events); 1 to 200 printable characters`,
+    ].join('\n'),
+    options: { reason: { type: 'string' } },
     operands: { min: 1, max: 1, names: 'ID' },
     async run({ values, env, operands }) {
-      const data = await sessionClient({ values, env }).request<Record<string, CardRow>>(document, { id: operands[0] ?? '' });
+      const reason = stringOption(values, 'reason') ?? null;
+      const data = await sessionClient({ values, env }).request<Record<string, CardRow>>(document, { id: operands[0] ?? '', reason });
       const card = data[mutation] as CardRow;
       process.stdout.write(`${done} card ${card.id} (…${card.last4}, ${card.value.amount} ${card.value.currencyCode}): status ${card.status}.\n`);
       return 0;
