@@ -196,7 +196,18 @@ function expectSameProcesses(): void {
 
 function expectContractCodesOnly(seen: string[]): void {
   const codes = seen.filter((outcome) => outcome !== 'CLAIMED');
-  expect(codes.filter((code) => !CONTRACT_ERROR_CODES.has(code))).toEqual([]);
+  const outside = codes.filter((code) => !CONTRACT_ERROR_CODES.has(code));
+  // On failure, what the services logged as errors says which path let it through.
+  const errors =
+    outside.length === 0
+      ? ''
+      : stack
+          .output()
+          .split('\n')
+          .filter((line) => /\b(ERROR|FATAL)\b/.test(line))
+          .slice(-40)
+          .join('\n');
+  expect(outside, errors).toEqual([]);
 }
 
 describe('when the database fails under a promotion burst', () => {

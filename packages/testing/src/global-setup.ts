@@ -11,6 +11,7 @@ import { EmbeddedPostgresError, freePort, type RunningPostgres, startEmbeddedPos
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
 import { WALLET_MIGRATIONS } from '@giftpay/wallet/migrate';
 import type { TestProject } from 'vitest/node';
+import { warmCompileCache } from './compile-cache.ts';
 
 export const TEMPLATE_DATABASE = 'giftpay_template';
 
@@ -24,6 +25,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // In the system temporary folder, open to the postgres user that PostgreSQL runs as under
   // root; removed after the run, and at once when the server cannot start.
   const dir = await mkdtemp(join(tmpdir(), 'giftpay-test-'));
+  // In a child process, while PostgreSQL starts.
+  const warming = warmCompileCache();
   let server: RunningPostgres | undefined;
   try {
     await chmod(dir, 0o755);
@@ -40,6 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const line = `could not start the embedded PostgreSQL for the tests: ${error.message}`;
     throw Object.assign(new Error(line), { stack: line });
   }
+  await warming;
   const running = server;
   project.provide('postgres', { adminUrl: running.adminUrl, templateDatabase: TEMPLATE_DATABASE, urlPrefix: running.urlFor('') });
   return async () => {
