@@ -16,9 +16,11 @@ import {
   assertBooksBalanced,
   type GraphQLAnswer,
   healthStatus,
+  isRunning,
   ledgerCreditsOf,
   postGraphQL,
   type StackProcess,
+  servicePids,
   sleep,
   stackProcessEnv,
   startStackProcess,
@@ -35,7 +37,7 @@ let stack: StackProcess;
 let env: Record<string, string>;
 let sql: postgres.Sql;
 let adminToken: string;
-let servicePids: Record<string, number>;
+let pids: Record<string, number>;
 
 const SERVICES = ['accounts', 'wallet', 'gift-cards', 'gateway'] as const;
 
@@ -58,7 +60,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   });
   stack = await startStackProcess(env);
-  servicePids = Object.fromEntries(SERVICES.map((name) => [name, Number(new RegExp(`${name} started \\(pid (\\d+)\\)`).exec(stack.output())?.[1])]));
+  pids = servicePids(stack.output());
+  expect(Object.keys(pids).sort()).toEqual([...SERVICES].sort());
   sql = postgres(server.urlFor('giftpay'), { max: 2, onnotice: () => {} });
   adminToken = (
     await graphql<{ logIn: { token: string } }>(`mutation { logIn(input: { username: "${ADMIN_USERNAME}", password: "${ADMIN_PASSWORD}" }) { token } }`)
@@ -191,7 +194,7 @@ function report(fault: string, seen: string[], faults: number, healthyAfterMs: n
 function expectSameProcesses(): void {
   expect(stack.child.exitCode).toBeNull();
   expect(stack.output()).not.toMatch(/exited \(/);
-  for (const name of SERVICES) expect(() => process.kill(servicePids[name] as number, 0), `${name} is still the same process`).not.toThrow();
+  for (const name of SERVICES) expect(isRunning(pids[name] as number), `${name} is still the same process`).toBe(true);
 }
 
 function expectContractCodesOnly(seen: string[]): void {
