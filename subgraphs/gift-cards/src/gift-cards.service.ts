@@ -181,17 +181,19 @@ export function createGiftCardsService(deps: { db: Db; codeKey: string; defaultC
       return db.select().from(cardEvents).where(eq(cardEvents.giftCardId, cardId)).orderBy(cardEvents.seq);
     },
 
-    /** The audit log of every card, newest first, `first + 1` rows; only `action` when given. */
-    listEvents(first: number, beforeSeq: bigint | null, action: CardEventRow['action'] | null): Promise<CardEventRow[]> {
+    /** The audit log of every card, newest first, `first + 1` rows, each with its card (one query); only `action` when given. */
+    async listEvents(first: number, beforeSeq: bigint | null, action: CardEventRow['action'] | null): Promise<(CardEventRow & { giftCard: GiftCardRow })[]> {
       const conditions: SQL[] = [];
       if (beforeSeq !== null) conditions.push(lt(cardEvents.seq, beforeSeq));
       if (action !== null) conditions.push(eq(cardEvents.action, action));
-      return db
-        .select()
+      const rows = await db
+        .select({ event: cardEvents, giftCard: cardWithLiveCount })
         .from(cardEvents)
+        .innerJoin(giftCards, eq(giftCards.id, cardEvents.giftCardId))
         .where(and(...conditions))
         .orderBy(desc(cardEvents.seq))
         .limit(first + 1);
+      return rows.map((row) => ({ ...row.event, giftCard: row.giftCard }));
     },
 
     async countEvents(action: CardEventRow['action'] | null): Promise<number> {

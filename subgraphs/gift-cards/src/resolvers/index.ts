@@ -118,17 +118,14 @@ export function createResolvers(cards: GiftCardsService, redemptionService: Rede
         return { ...page, totalCount: () => cards.countRedemptions({ giftCardId: card.id }) };
       },
       // Admins only (@auth in schema.graphql).
-      events: (card: GiftCardRow) => cards.eventsOfCard(card.id),
+      events: async (card: GiftCardRow) => (await cards.eventsOfCard(card.id)).map((event) => ({ ...event, giftCard: card })),
     },
     GiftCardEvent: {
       at: (event: CardEventRow) => event.createdAt,
       /** A reference the accounts subgraph resolves (the caller is an admin: @auth on every field that leads here). */
       by: (event: CardEventRow) => (event.actorId === null ? null : { __typename: 'User', id: event.actorId }),
-      giftCard: async (event: CardEventRow) => {
-        const card = await cards.findById(event.giftCardId);
-        if (!card) throw new Error(`gift card ${event.giftCardId} of event ${event.seq} is missing`);
-        return card;
-      },
+      /** Read with the event: by giftCardEvents' join, or the card whose events these are. */
+      giftCard: (event: CardEventRow & { giftCard: GiftCardRow }) => event.giftCard,
     },
     Redemption: {
       amount: (redemption: RedemptionRow) => toMoneyObject(redemption.amount, redemption.currencyCode),
