@@ -85,6 +85,7 @@ describe('the logs of real requests', () => {
       const credited = await stack.graphql<{ activateGiftCard: { redemption: { status: string } } }>(ACTIVATE, {
         token,
         variables: { code: second },
+        headers: { 'x-request-id': `logs-credit-${suffix}` },
       });
       expect(credited.data?.activateGiftCard.redemption.status).toBe('CREDITED');
 
@@ -94,7 +95,12 @@ describe('the logs of real requests', () => {
       await capture.waitFor((line) => line.service === 'wallet' && line.msg === 'request' && line.requestId === `logs-me-${suffix}`);
       await capture.waitFor((line) => line.service === 'gift-cards' && line.msg === 'request' && line.requestId === `logs-activate-${suffix}`);
       await capture.waitFor((line) => line.service === 'gift-cards' && line.level === 40 && typeof line.err === 'object');
-      await capture.waitFor((line) => line.service === 'wallet' && line.msg === 'request' && line.path === '/internal/credits' && line.status === 200);
+      await capture.waitFor((line) => line.service === 'wallet' && line.msg === 'request' && line.path === '/internal/credit-batches' && line.status === 200);
+      // The credit left in a batch: the wallet's line for the batch names the activation's request.
+      await capture.waitFor(
+        (line) =>
+          line.service === 'wallet' && line.msg === 'credit batch' && Array.isArray(line.requestIds) && line.requestIds.includes(`logs-credit-${suffix}`),
+      );
     } finally {
       capture.stop();
     }

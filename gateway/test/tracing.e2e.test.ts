@@ -58,7 +58,7 @@ describe('traces', () => {
     const gateway = find(spans, 'POST /graphql', 'gateway');
     const giftCards = find(spans, 'POST /graphql', 'gift-cards');
     const walletGraphql = find(spans, 'POST /graphql', 'wallet');
-    const walletCredit = find(spans, 'POST /internal/credits', 'wallet');
+    const walletCredit = find(spans, 'POST /internal/credit-batches', 'wallet');
     const fetches = spans.filter((span) => span.name === 'gateway.fetch');
     expect(gateway?.parentSpanId).toBe(clientSpanId);
     expect(fetches.length).toBeGreaterThanOrEqual(2);

@@ -45,6 +45,12 @@ export interface FaultyProxy {
   /** The bodies of the requests the service received, in the order they were sent to it. */
   readonly forwardedBodies: readonly string[];
   /**
+   * The bodies of the requests counted under `counter` since the last `reset()`, in arrival
+   * order (`received`: every request), once each has been read: a call that carries several
+   * items (a batch of credits) is one request, and a test counts its items from here.
+   */
+  bodies(counter: keyof FaultCounts): Promise<string[]>;
+  /**
    * The next `count` requests meet `mode`, whatever `this.mode` is; later ones meet `this.mode`
    * again. Plans queue up in call order. E.g. `mode = 'refuse'; next(12, 'pass')` lets exactly
    * twelve requests through before the wallet "goes down".
@@ -64,6 +70,7 @@ const ZERO: FaultCounts = { received: 0, forwarded: 0, refused: 0, hung: 0, lost
 export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> {
   let counts: { -readonly [K in keyof FaultCounts]: number } = { ...ZERO };
   let forwardedBodies: string[] = [];
+  let seen: { counter: keyof FaultCounts; body: Promise<string> }[] = [];
   let mode: FaultMode = 'pass';
   let plans: { remaining: number; mode: FaultMode }[] = [];
   const open = new Set<ServerResponse>();
@@ -107,6 +114,7 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     body
       .then(async (bytes) => {
         forwardedBodies.push(bytes.toString('utf8'));
+        seen.push({ counter: 'forwarded', body: Promise.resolve(bytes.toString('utf8')) });
         count('forwarded');
         const response = await fetch(`${targetUrl}${req.url ?? '/'}`, {
           method: req.method ?? 'GET',
@@ -129,6 +137,13 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     const arrival = modeForArrival();
     const body = readBody(req);
     body.catch(() => {});
+    const text = body.then(
+      (bytes) => bytes.toString('utf8'),
+      () => '',
+    );
+    seen.push({ counter: 'received', body: text });
+    const fate = ({ refuse: 'refused', hang: 'hung', hold: 'held', 'lose-response': 'lost', pass: null } as const)[arrival];
+    if (fate) seen.push({ counter: fate, body: text });
     switch (arrival) {
       case 'refuse':
         count('refused');
@@ -166,6 +181,9 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     get forwardedBodies() {
       return [...forwardedBodies];
     },
+    bodies(counter) {
+      return Promise.all(seen.filter((item) => item.counter === counter).map((item) => item.body));
+    },
     next(count, planned) {
       if (!Number.isInteger(count) || count < 1) throw new Error(`next() needs a positive count, not ${count}`);
       plans.push({ remaining: count, mode: planned });
@@ -197,6 +215,7 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
       mode = 'pass';
       counts = { ...ZERO };
       forwardedBodies = [];
+      seen = [];
     },
     async close() {
       for (const res of open) res.socket?.destroy();

@@ -246,6 +246,18 @@ export async function startWalletBehindLink(databaseUrl: string): Promise<Wallet
   };
 }
 
+/**
+ * The idempotency keys of the wallet credits in request bodies (from `FaultyProxy.bodies` or
+ * `forwardedBodies`): gift-cards sends credits in batches (`{ credits: [...] }`, the wallet's
+ * /internal/credit-batches), one call for the credits that leave together.
+ */
+export function creditKeysIn(bodies: readonly string[]): string[] {
+  return bodies.flatMap((body) => {
+    const parsed = JSON.parse(body) as { credits?: { idempotencyKey: string }[]; idempotencyKey?: string };
+    return parsed.credits ? parsed.credits.map((credit) => credit.idempotencyKey) : parsed.idempotencyKey ? [parsed.idempotencyKey] : [];
+  });
+}
+
 /** A user id of the test's own, for services called without the gateway. */
 export function testUserId(prefix = 'user'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;

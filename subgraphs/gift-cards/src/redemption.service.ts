@@ -16,6 +16,7 @@ import {
   ServiceCallError,
 } from '@giftpay/common';
 import { type AttemptLimit, type AttemptSubject, type AttemptSubjectTemplate, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
+import { createBatcher } from '@giftpay/common/batching';
 import { and, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
@@ -231,13 +232,24 @@ export function createRedemptionService(deps: RedemptionDeps) {
     }
   }
 
-  /** The update that closes a delivered credit, prepared once: every winner runs it. */
-  const markCredited = db
-    .update(redemptions)
-    .set({ status: 'CREDITED', walletTransactionId: sql`${sql.placeholder('transactionId')}`, creditedAt: sql`now()`, lastError: null })
-    .where(eq(redemptions.id, sql.placeholder('id')))
-    .returning()
-    .prepare('redemption_credited');
+  /**
+   * The update that closes a delivered credit. Every winner runs it, so the credits confirmed
+   * together (a batch of the wallet's) are closed together: one statement, one commit.
+   */
+  const credited = createBatcher<{ id: string; transactionId: string }, RedemptionRow | null>(
+    async (batch) => {
+      // drizzle types an update with `from` as returning nothing; it returns the rows it updated.
+      const rows = (await db
+        .update(redemptions)
+        .set({ status: 'CREDITED', walletTransactionId: sql`c."transactionId"`, creditedAt: sql`now()`, lastError: null })
+        .from(sql`jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as c(id uuid, "transactionId" text)`)
+        .where(eq(redemptions.id, sql`c.id`))
+        .returning()) as unknown as RedemptionRow[];
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return batch.map((item) => byId.get(item.id) ?? null);
+    },
+    { maxBatchSize: 100, maxInFlight: 2 },
+  );
 
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
   async function deliver(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'> | null, requestId?: string): Promise<RedemptionRow> {
@@ -262,8 +274,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
         requestId,
       );
       deps.metrics?.deliveries.inc({ result: 'credited' });
-      const [credited] = await markCredited.execute({ id: redemption.id, transactionId });
-      return { redemption: credited ?? redemption, balance };
+      const closed = await credited.load({ id: redemption.id, transactionId });
+      return { redemption: closed ?? redemption, balance };
     } catch (error) {
       const attempts = redemption.attempts + 1;
       const refusal = permanentRefusalOf(error);

@@ -1,7 +1,8 @@
 // The gift-cards side of the wallet's internal operations: the credit of a redemption, and
 // the balance an activation answers with while its credit is still on its way.
 
-import { postToService } from '@giftpay/common';
+import { postToService, ServiceCallError } from '@giftpay/common';
+import { createBatcher } from '@giftpay/common/batching';
 
 export interface WalletCredit {
   readonly ownerId: string;
@@ -24,6 +25,14 @@ export interface WalletClient {
   balance(ownerId: string, requestId?: string): Promise<WalletBalance>;
 }
 
+interface CreditAnswer {
+  readonly transactionId: string;
+  readonly balanceMinor: string;
+}
+
+/** A batch of credits: at most this many, and this many batches on their way at once (docs/gift-cards.md). */
+const CREDIT_BATCH = { maxBatchSize: 50, maxInFlight: 2 };
+
 export function createWalletClient(options: { walletUrl: string; serviceToken: string; timeoutMs: number }): WalletClient {
   const call = <T>(path: string, body: Record<string, string>, requestId: string | undefined) =>
     postToService<T>({
@@ -33,19 +42,40 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
       ...(requestId ? { requestId } : {}),
       body,
     });
-  return {
-    async credit(credit, requestId) {
-      const answer = await call<{ transactionId: string; balanceMinor: string }>(
-        '/internal/credits',
-        {
+  const batchUrl = `${options.walletUrl}/internal/credit-batches`;
+  // Credits that arrive while others are on their way leave together, in one call and one
+  // transaction at the wallet; each is answered (or refused) as the single route would.
+  // Each credit carries the id of the request it belongs to, so the wallet's log of the batch
+  // names every request whose credit it posted; the call's own x-request-id is the first one's.
+  const credits = createBatcher<WalletCredit & { readonly requestId?: string }, CreditAnswer>(async (batch) => {
+    const requestId = batch.find((credit) => credit.requestId)?.requestId;
+    const answer = await postToService<{ results: { status: number; body: unknown }[] }>({
+      url: batchUrl,
+      serviceToken: options.serviceToken,
+      timeoutMs: options.timeoutMs,
+      ...(requestId ? { requestId } : {}),
+      body: {
+        credits: batch.map((credit) => ({
           ownerId: credit.ownerId,
           amountMinor: credit.amountMinor.toString(),
           currencyCode: credit.currencyCode,
           description: credit.description,
           idempotencyKey: credit.idempotencyKey,
-        },
-        requestId,
-      );
+          ...(credit.requestId ? { requestId: credit.requestId } : {}),
+        })),
+      },
+    });
+    if (answer?.results?.length !== batch.length)
+      throw new ServiceCallError(`POST ${batchUrl} answered ${answer?.results?.length} results for ${batch.length} credits`, 200);
+    return answer.results.map((result) =>
+      result.status === 200
+        ? (result.body as CreditAnswer)
+        : new ServiceCallError(`POST ${batchUrl} answered ${result.status} for a credit`, result.status, result.body),
+    );
+  }, CREDIT_BATCH);
+  return {
+    async credit(credit, requestId) {
+      const answer = await credits.load(requestId ? { ...credit, requestId } : credit);
       return { transactionId: answer.transactionId, balance: { balanceMinor: BigInt(answer.balanceMinor), currencyCode: credit.currencyCode } };
     },
     async balance(ownerId, requestId) {

@@ -8,6 +8,7 @@ import {
   assertBooksBalanced,
   backOffBoundsMs,
   createTestDatabase,
+  creditKeysIn,
   databaseNowMs,
   forgetOwedCredits,
   ledgerCreditsOf,
@@ -83,7 +84,7 @@ describe('a failed delivery', () => {
       const firstTo = await databaseNowMs(database.sql);
       expect(link.counts).toMatchObject({ received: 1, refused: 1, forwarded: 0 });
       const afterFirst = await onlyRow(card.id);
-      expect(afterFirst).toMatchObject({ status: 'PENDING', lastError: `POST ${link.url}/internal/credits answered 503`, walletTransactionId: null });
+      expect(afterFirst).toMatchObject({ status: 'PENDING', lastError: `POST ${link.url}/internal/credit-batches answered 503`, walletTransactionId: null });
       expectBackOff(afterFirst, 1, firstFrom, firstTo);
 
       // Not due yet: a relay pass leaves it alone (the wallet is not even asked).
@@ -98,7 +99,7 @@ describe('a failed delivery', () => {
       const secondTo = await databaseNowMs(database.sql);
       expect(link.counts).toMatchObject({ received: 2, refused: 2, forwarded: 0 });
       const afterSecond = await onlyRow(card.id);
-      expect(afterSecond).toMatchObject({ status: 'PENDING', lastError: `POST ${link.url}/internal/credits answered 503` });
+      expect(afterSecond).toMatchObject({ status: 'PENDING', lastError: `POST ${link.url}/internal/credit-batches answered 503` });
       expectBackOff(afterSecond, 2, secondFrom, secondTo);
       expect(afterSecond.nextAttemptAtMs - secondFrom).toBeGreaterThan(backOffBoundsMs(1).min);
 
@@ -130,7 +131,7 @@ describe('a failed delivery', () => {
       const to = await databaseNowMs(database.sql);
       expect(link.counts).toMatchObject({ hung: 1, forwarded: 0 });
       const row = await onlyRow(card.id);
-      expect(row.lastError).toBe(`POST ${link.url}/internal/credits failed: timed out after 1000 ms`);
+      expect(row.lastError).toBe(`POST ${link.url}/internal/credit-batches failed: timed out after 1000 ms`);
       expectBackOff(row, 1, from, to);
       link.reset();
       // Delivered once the link passes again. On a loaded machine one more pass may miss the
@@ -189,7 +190,7 @@ describe('the lease on a fresh claim', () => {
       link.release();
       expect((await activated).redemption.status).toBe('CREDITED');
       expect(link.counts.forwarded).toBe(2);
-      const keys = link.forwardedBodies.map((body) => (JSON.parse(body) as { idempotencyKey: string }).idempotencyKey);
+      const keys = creditKeysIn(link.forwardedBodies);
       expect(keys).toEqual([keys[0], keys[0]]);
       expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 400n, mostPerOwner: 1, duplicateKeys: 0 });
     } finally {
@@ -214,14 +215,17 @@ describe('a relay pass', () => {
       await waitUntilOwedCreditsDue(database.sql, card.id);
 
       const credited = async () => (await outboxRowsOf(database.sql, card.id)).filter((row) => row.status === 'CREDITED').length;
+      // A pass's credits leave together: one call to the wallet carries both.
       expect(await giftCards.redemptions.relayOnce()).toBe(2);
-      expect(link.counts.forwarded).toBe(2);
+      expect(link.counts.forwarded).toBe(1);
+      expect(creditKeysIn(link.forwardedBodies)).toHaveLength(2);
       expect(await credited()).toBe(2);
       expect(await giftCards.redemptions.relayOnce()).toBe(2);
       expect(await credited()).toBe(4);
       expect(await giftCards.redemptions.relayOnce()).toBe(1);
       expect(await giftCards.redemptions.relayOnce()).toBe(0);
-      expect(link.counts.forwarded).toBe(5);
+      expect(link.counts.forwarded).toBe(3);
+      expect(creditKeysIn(link.forwardedBodies)).toHaveLength(5);
       expect(await ledgerCreditsOf(database.sql, users)).toMatchObject({ credits: 5, total: 150n, owners: 5, mostPerOwner: 1, duplicateKeys: 0 });
     } finally {
       rig.link.reset();
@@ -244,7 +248,7 @@ describe('the relay on its timer', () => {
       await waitUntil('the relay’s timer to deliver every owed credit', async () =>
         (await outboxRowsOf(database.sql, card.id)).every((row) => row.status === 'CREDITED'),
       );
-      expect(link.counts.forwarded).toBe(3);
+      expect(creditKeysIn(link.forwardedBodies)).toHaveLength(3);
       expect(await ledgerCreditsOf(database.sql, users)).toMatchObject({ credits: 3, total: 60n, owners: 3, mostPerOwner: 1, duplicateKeys: 0 });
     } finally {
       rig.link.reset();

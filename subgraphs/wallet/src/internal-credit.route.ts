@@ -2,10 +2,14 @@
 // It is plain HTTP beside GraphQL, so it is not in the supergraph and the gateway cannot
 // reach it; it needs the service credential; and it is idempotent on the caller's key.
 
-import { DomainError, type JsonRoute, MAX_AMOUNT_MINOR, minorUnitsOf, SERVICE_TOKEN_HEADER, serviceTokenMatches } from '@giftpay/common';
-import type { Ledger } from './ledger.service.ts';
+import { DomainError, type JsonRoute, type Logger, MAX_AMOUNT_MINOR, minorUnitsOf, SERVICE_TOKEN_HEADER, serviceTokenMatches } from '@giftpay/common';
+import type { CreditInput, Ledger, PostedTransaction } from './ledger.service.ts';
 
 export const INTERNAL_CREDIT_PATH = '/internal/credits';
+/** Several credits in one call (gift-cards sends a promotion's winners together), each answered as the single route would. */
+export const INTERNAL_CREDIT_BATCH_PATH = '/internal/credit-batches';
+/** The most credits one batch may carry. */
+export const MAX_CREDITS_PER_BATCH = 100;
 /** The balance of a user's wallet, for the gift-cards service's answer when a credit is still on its way. */
 export const INTERNAL_BALANCE_PATH = '/internal/balances';
 
@@ -24,6 +28,11 @@ export interface CreditResponse {
   /** The wallet's balance after the credit (after the first one, when this is a replay), in the credit's currency. */
   balanceMinor: string;
   replayed: boolean;
+}
+
+/** Each credit of a batch, in the batch's order: the status and body the single route would have answered. */
+export interface CreditBatchResponse {
+  results: ({ status: 200; body: CreditResponse } | { status: 400 | 422; body: { code: string; message: string } })[];
 }
 
 export interface BalanceResponse {
@@ -58,30 +67,84 @@ function serviceRoute(path: string, serviceToken: string, handle: JsonRoute['han
   };
 }
 
+function creditInputOf(parsed: CreditRequest): CreditInput {
+  minorUnitsOf(parsed.currencyCode);
+  return {
+    ownerId: parsed.ownerId,
+    amount: { minor: BigInt(parsed.amountMinor), currencyCode: parsed.currencyCode },
+    description: parsed.description,
+    idempotencyKey: parsed.idempotencyKey,
+    scope: `credit:${parsed.ownerId}`,
+  };
+}
+
+function creditResponseOf(posted: PostedTransaction): CreditResponse {
+  return { transactionId: posted.entry.id, walletId: posted.wallet.id, balanceMinor: posted.wallet.balance.toString(), replayed: posted.replayed };
+}
+
 export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonRoute {
   return serviceRoute(INTERNAL_CREDIT_PATH, serviceToken, async (request) => {
     const parsed = parseCreditRequest(request.body);
     if (typeof parsed === 'string') return { status: 400, body: { code: 'BAD_USER_INPUT', message: parsed } };
     try {
-      minorUnitsOf(parsed.currencyCode);
-      const posted = await ledger.credit({
-        ownerId: parsed.ownerId,
-        amount: { minor: BigInt(parsed.amountMinor), currencyCode: parsed.currencyCode },
-        description: parsed.description,
-        idempotencyKey: parsed.idempotencyKey,
-        scope: `credit:${parsed.ownerId}`,
-      });
-      const response: CreditResponse = {
-        transactionId: posted.entry.id,
-        walletId: posted.wallet.id,
-        balanceMinor: posted.wallet.balance.toString(),
-        replayed: posted.replayed,
-      };
-      return { status: 200, body: response };
+      return { status: 200, body: creditResponseOf(await ledger.credit(creditInputOf(parsed))) };
     } catch (error) {
       if (error instanceof DomainError) return { status: 422, body: { code: error.code, message: error.message } };
       throw error;
     }
+  });
+}
+
+/**
+ * `{ credits: CreditRequest[] }`, at most MAX_CREDITS_PER_BATCH: posted together
+ * (`Ledger.creditMany`), each answered in `results` as the single route would answer it. A
+ * credit the wallet refuses (400, 422) takes nothing from the others; a failure of the
+ * database fails the call (5xx), and the caller sends each credit again later.
+ */
+/** A request id a batch's credit may carry (the caller's, for the logs): as the HTTP edge accepts one in x-request-id. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, logger: Logger): JsonRoute {
+  return serviceRoute(INTERNAL_CREDIT_BATCH_PATH, serviceToken, async (request) => {
+    const credits = (request.body as { credits?: unknown } | null)?.credits;
+    if (!Array.isArray(credits) || credits.length === 0 || credits.length > MAX_CREDITS_PER_BATCH) {
+      return { status: 400, body: { code: 'BAD_USER_INPUT', message: `credits must be a list of 1 to ${MAX_CREDITS_PER_BATCH} credits` } };
+    }
+    const results: CreditBatchResponse['results'] = new Array(credits.length);
+    const inputs: { index: number; input: CreditInput }[] = [];
+    credits.forEach((credit: unknown, index) => {
+      const parsed = parseCreditRequest(credit);
+      if (typeof parsed === 'string') {
+        results[index] = { status: 400, body: { code: 'BAD_USER_INPUT', message: parsed } };
+        return;
+      }
+      try {
+        inputs.push({ index, input: creditInputOf(parsed) });
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        results[index] = { status: 422, body: { code: error.code, message: error.message } };
+      }
+    });
+    // One line names every request whose credit this batch carries: a request id still
+    // follows an activation from the gateway to the wallet.
+    const requestIds = [
+      ...new Set(
+        credits.flatMap((credit: unknown) => {
+          const id = (credit as { requestId?: unknown } | null)?.requestId;
+          return typeof id === 'string' && REQUEST_ID.test(id) ? [id] : [];
+        }),
+      ),
+    ];
+    logger.info({ requestId: request.requestId, credits: credits.length, requestIds }, 'credit batch');
+    const posted = await ledger.creditMany(inputs.map(({ input }) => input));
+    posted.forEach((result, position) => {
+      const { index } = inputs[position] as { index: number };
+      if (result instanceof DomainError) results[index] = { status: 422, body: { code: result.code, message: result.message } };
+      else if (result instanceof Error) throw result;
+      else results[index] = { status: 200, body: creditResponseOf(result) };
+    });
+    const response: CreditBatchResponse = { results };
+    return { status: 200, body: response };
   });
 }
 

@@ -8,6 +8,7 @@ import {
   findPostgresError,
   IdempotencyKeyReusedError,
   InsufficientFundsError,
+  isDatabaseUnavailable,
   isRetryableTransactionError,
   MAX_BALANCE_MINOR,
   type Money,
@@ -95,6 +96,15 @@ function walletOf(row: PostEntryRow): WalletRow {
     createdAt: new Date(row.wallet_created_at),
     updatedAt: new Date(row.wallet_updated_at),
   };
+}
+
+/** A credit another service asks for (a gift card's redemption), under its idempotency key in `scope`. */
+export interface CreditInput {
+  readonly ownerId: string;
+  readonly amount: Money;
+  readonly description: string;
+  readonly idempotencyKey: string;
+  readonly scope: string;
 }
 
 export function createLedger(deps: LedgerDeps) {
@@ -254,6 +264,18 @@ export function createLedger(deps: LedgerDeps) {
     return { entry: entryOf(row), wallet: walletOf(row), replayed: row.outcome === 'REPLAYED' };
   }
 
+  /** A credit's statement parameters, checked: what `credit` and `creditMany` post. */
+  function creditEntry(input: CreditInput) {
+    const description = checkDescription(input.description);
+    const key = checkIdempotencyKey(input.idempotencyKey);
+    const requestHash = requestFingerprint('credit', { ownerId: input.ownerId, amount: input.amount.minor, currency: input.amount.currencyCode, description });
+    return { scope: input.scope, key, requestHash, ownerId: input.ownerId, amount: input.amount, description };
+  }
+
+  function credit(input: CreditInput): Promise<PostedTransaction> {
+    return postEntry({ ...creditEntry(input), kind: 'CREDIT', operation: 'credit' });
+  }
+
   return {
     /** A username to a user id, through accounts (null: no such user). */
     findUserIdByUsername: deps.findUserIdByUsername,
@@ -273,20 +295,69 @@ export function createLedger(deps: LedgerDeps) {
     },
 
     /** Adds money to a user's wallet on behalf of another service (e.g. a gift-card redemption). */
-    credit(input: { ownerId: string; amount: Money; description: string; idempotencyKey: string; scope: string }): Promise<PostedTransaction> {
-      const description = checkDescription(input.description);
-      const key = checkIdempotencyKey(input.idempotencyKey);
-      const hash = requestFingerprint('credit', { ownerId: input.ownerId, amount: input.amount.minor, currency: input.amount.currencyCode, description });
-      return postEntry({
-        scope: input.scope,
-        key,
-        requestHash: hash,
-        ownerId: input.ownerId,
-        kind: 'CREDIT',
-        amount: input.amount,
-        description,
-        operation: 'credit',
+    credit,
+
+    /**
+     * Several credits in one statement: `wallet.post_entry` once per credit, in one transaction
+     * and one commit (a promotion's winners arrive together; one round trip and one flush serve
+     * them all). The credits are posted in the order of their owners, so two batches lock the
+     * wallets they share in the same order. Each result is its credit's own, exactly as
+     * `credit` would answer it. When the statement fails as a whole (one credit refused, a
+     * deadlock past its retries), it committed nothing, and each credit is posted on its own.
+     */
+    async creditMany(inputs: readonly CreditInput[]): Promise<(PostedTransaction | Error)[]> {
+      const results: (PostedTransaction | Error | undefined)[] = new Array(inputs.length);
+      const entries: { index: number; entry: ReturnType<typeof creditEntry> }[] = [];
+      inputs.forEach((input, index) => {
+        try {
+          entries.push({ index, entry: creditEntry(input) });
+        } catch (error) {
+          results[index] = error as Error;
+        }
       });
+      const alone = async (index: number) => {
+        results[index] = await credit(inputs[index] as CreditInput).catch((error: unknown) => error as Error);
+      };
+      if (entries.length <= 1) {
+        await Promise.all(entries.map(({ index }) => alone(index)));
+        return results as (PostedTransaction | Error)[];
+      }
+      entries.sort((a, b) => (a.entry.ownerId < b.entry.ownerId ? -1 : a.entry.ownerId > b.entry.ownerId ? 1 : a.index - b.index));
+      const batch = JSON.stringify(
+        entries.map(({ index, entry }) => ({
+          ord: index,
+          scope: entry.scope,
+          key: entry.key,
+          hash: entry.requestHash,
+          owner: entry.ownerId,
+          amount: entry.amount.minor.toString(),
+          currency: entry.amount.currencyCode,
+          description: entry.description,
+        })),
+      );
+      let rows: (PostEntryRow & { ord: number })[];
+      try {
+        rows = await withRetries(() =>
+          db.execute<PostEntryRow & { ord: number }>(sql`
+            select c.ord, p.*
+            from jsonb_to_recordset(${batch}::jsonb) as c(ord int, scope text, key text, hash text, owner text, amount bigint, currency text, description text)
+            cross join lateral wallet.post_entry(c.scope, c.key, c.hash, c.owner, ${defaultCurrency}, 'CREDIT', c.amount, c.currency, c.description, 'credit', ${MAX_BALANCE_MINOR}) p`),
+        );
+      } catch (error) {
+        // The database out of reach is the same for every credit: say so rather than try each.
+        if (isDatabaseUnavailable(error)) {
+          for (const { index } of entries) results[index] = error as Error;
+          return results as (PostedTransaction | Error)[];
+        }
+        await Promise.all(entries.map(({ index }) => alone(index)));
+        return results as (PostedTransaction | Error)[];
+      }
+      for (const row of rows) {
+        results[row.ord] =
+          row.outcome === 'KEY_REUSED' ? new IdempotencyKeyReusedError() : { entry: entryOf(row), wallet: walletOf(row), replayed: row.outcome === 'REPLAYED' };
+      }
+      for (const { index } of entries) results[index] ??= new Error('wallet.post_entry returned no row');
+      return results as (PostedTransaction | Error)[];
     },
 
     /** Debits the caller's wallet; refuses rather than overdraw. */

@@ -18,7 +18,7 @@ import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
 import { parse } from 'graphql';
 import type { WalletConfig } from './config.ts';
 import * as schema from './db/schema.ts';
-import { internalBalanceRoute, internalCreditRoute } from './internal-credit.route.ts';
+import { internalBalanceRoute, internalCreditBatchRoute, internalCreditRoute } from './internal-credit.route.ts';
 import { createLedger, type Ledger } from './ledger.service.ts';
 import { createResolvers } from './resolvers/index.ts';
 
@@ -121,7 +121,11 @@ export async function createServer({
     verifier: createTokenVerifier(signingKeys, config.jwt),
     logger,
     mode: config.mode,
-    routes: [internalCreditRoute(ledger, config.internalApiToken), internalBalanceRoute(ledger, config.internalApiToken)],
+    routes: [
+      internalCreditRoute(ledger, config.internalApiToken),
+      internalCreditBatchRoute(ledger, config.internalApiToken, logger),
+      internalBalanceRoute(ledger, config.internalApiToken),
+    ],
     ready: async () => {
       await database.sql`select 1`;
       return true;

@@ -8,7 +8,15 @@ import { type Listening, listen, MAX_AMOUNT_MINOR, SERVICE_TOKEN_HEADER } from '
 import { assertLedgerMatchesResponses, createTestDatabase, ledgerEntriesOf, type TestDatabase, testEnv, walletsOf } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { type BalanceResponse, type CreditResponse, INTERNAL_BALANCE_PATH, INTERNAL_CREDIT_PATH } from '../src/internal-credit.route.ts';
+import {
+  type BalanceResponse,
+  type CreditBatchResponse,
+  type CreditResponse,
+  INTERNAL_BALANCE_PATH,
+  INTERNAL_CREDIT_BATCH_PATH,
+  INTERNAL_CREDIT_PATH,
+  MAX_CREDITS_PER_BATCH,
+} from '../src/internal-credit.route.ts';
 import { createServer, type WalletServer } from '../src/server.ts';
 
 let database: TestDatabase;
@@ -39,13 +47,46 @@ async function post(path: string, body: unknown, token: string | null = serviceT
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-const postCredit = (body: unknown) => post(INTERNAL_CREDIT_PATH, body);
+const postAlone = (body: unknown) => post(INTERNAL_CREDIT_PATH, body);
+
+/**
+ * The same credit sent as a batch of one: answered with the single route's status and body
+ * (its one result), or the call's own answer when the call itself is refused.
+ */
+async function postInBatch(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  let credit: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      credit = JSON.parse(body);
+    } catch {
+      return post(INTERNAL_CREDIT_BATCH_PATH, body);
+    }
+  }
+  const answer = await post(INTERNAL_CREDIT_BATCH_PATH, { credits: [credit] });
+  if (answer.status !== 200) return answer;
+  const { results } = answer.body as unknown as CreditBatchResponse;
+  expect(results).toHaveLength(1);
+  return results[0] as { status: number; body: Record<string, unknown> };
+}
+
+/** The single route, everywhere but in the route tests, which run against both. */
+let postCredit = postAlone;
 
 function creditBody(overrides: Record<string, unknown> = {}) {
   return { ownerId: randomUUID(), amountMinor: '1500', currencyCode: 'IRR', description: 'Gift card …AB12', idempotencyKey: randomUUID(), ...overrides };
 }
 
-describe('the internal credit route', () => {
+describe.each([
+  ['the internal credit route', postAlone],
+  ['a batch of one credit', postInBatch],
+])('%s', (_name, send) => {
+  beforeAll(() => {
+    postCredit = send;
+  });
+  afterAll(() => {
+    postCredit = postAlone;
+  });
+
   it('credits the wallet and answers with the transaction, the wallet and the balance after it', async () => {
     const body = creditBody();
     const response = await postCredit(body);
@@ -191,6 +232,91 @@ describe('the internal credit route', () => {
     const response = await postCredit(creditBody({ ownerId, description: 'two\nlines' }));
     expect(response).toMatchObject({ status: 422, body: { code: 'BAD_USER_INPUT' } });
     expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
+  });
+});
+
+describe('a batch of credits', () => {
+  const postBatch = (credits: unknown[]) => post(INTERNAL_CREDIT_BATCH_PATH, { credits });
+  const resultsOf = (answer: { status: number; body: Record<string, unknown> }) => {
+    expect(answer.status).toBe(200);
+    return (answer.body as unknown as CreditBatchResponse).results;
+  };
+
+  it('posts every credit, answers each in the order sent, and a repeat of a key within the batch is its replay', async () => {
+    const [alice, bob] = [randomUUID(), randomUUID()];
+    const first = creditBody({ ownerId: alice, amountMinor: '100' });
+    const credits = [first, creditBody({ ownerId: bob, amountMinor: '20' }), creditBody({ ownerId: alice, amountMinor: '5' }), first];
+    const results = resultsOf(await postBatch(credits));
+    expect(results.map((result) => result.status)).toEqual([200, 200, 200, 200]);
+    const bodies = results.map((result) => result.body as CreditResponse);
+    // Alice's two credits in the order of the batch; the repeat answers with the first credit
+    // and, as any replay does, the wallet's balance as it is by then.
+    expect(bodies[0]).toMatchObject({ balanceMinor: '100', replayed: false });
+    expect(bodies[2]).toMatchObject({ balanceMinor: '105', replayed: false });
+    expect(bodies[3]).toEqual({ ...bodies[0], balanceMinor: '105', replayed: true });
+    expect(bodies[1]).toMatchObject({ balanceMinor: '20', replayed: false });
+    const { entries } = await assertLedgerMatchesResponses(
+      database.sql,
+      credits.map((credit, index) => ({
+        operation: 'credit' as const,
+        ownerId: credit.ownerId,
+        key: credit.idempotencyKey,
+        amount: BigInt(credit.amountMinor),
+        transactionId: (bodies[index] as CreditResponse).transactionId,
+      })),
+      { ownerIds: [alice, bob] },
+    );
+    expect(entries).toHaveLength(3);
+  });
+
+  it('answers a credit the wallet refuses, or a malformed one, in its own place, and posts the others', async () => {
+    const ownerId = randomUUID();
+    expect((await postCredit(creditBody({ ownerId }))).status).toBe(200);
+    const good = [creditBody({ amountMinor: '7' }), creditBody({ amountMinor: '8' })];
+    const results = resultsOf(
+      await postBatch([
+        good[0],
+        creditBody({ ownerId, currencyCode: 'USD' }),
+        { ...creditBody(), amountMinor: '-1' },
+        creditBody({ description: 'two\nlines' }),
+        good[1],
+      ]),
+    );
+    expect(results.map((result) => [result.status, (result.body as { code?: string }).code])).toEqual([
+      [200, undefined],
+      [422, 'CURRENCY_MISMATCH'],
+      [400, 'BAD_USER_INPUT'],
+      [422, 'BAD_USER_INPUT'],
+      [200, undefined],
+    ]);
+    expect((await ledgerEntriesOf(database.sql, { ownerIds: [ownerId] })).map((entry) => entry.amount)).toEqual([1500n]);
+    for (const credit of good) {
+      expect((await ledgerEntriesOf(database.sql, { ownerIds: [credit.ownerId] })).map((entry) => entry.amount)).toEqual([BigInt(credit.amountMinor)]);
+    }
+  });
+
+  it('credits each once when batches that share wallets, in opposite orders, and single credits all arrive together', async () => {
+    const owners = Array.from({ length: 8 }, () => randomUUID());
+    const credits = owners.flatMap((ownerId) => [creditBody({ ownerId, amountMinor: '3' }), creditBody({ ownerId, amountMinor: '4' })]);
+    const batches = [credits, [...credits].reverse(), credits.slice(0, 8), credits.slice(8)];
+    const answers = await Promise.all([...batches.map((batch) => postBatch(batch)), ...credits.map((credit) => postAlone(credit))]);
+    for (const answer of answers.slice(0, batches.length)) {
+      expect(resultsOf(answer).every((result) => result.status === 200)).toBe(true);
+    }
+    for (const answer of answers.slice(batches.length)) expect(answer.status).toBe(200);
+    const wallets = await walletsOf(database.sql, { ownerIds: owners });
+    expect(wallets.map((wallet) => wallet.balance)).toEqual(owners.map(() => 7n));
+    expect(await ledgerEntriesOf(database.sql, { ownerIds: owners })).toHaveLength(16);
+  });
+
+  it('refuses a call without the service credential, or with no credits or too many, writing nothing', async () => {
+    const credit = creditBody();
+    expect(await post(INTERNAL_CREDIT_BATCH_PATH, { credits: [credit] }, null)).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
+    expect(await postBatch([])).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT' } });
+    expect(await post(INTERNAL_CREDIT_BATCH_PATH, { credits: credit })).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT' } });
+    const tooMany = Array.from({ length: MAX_CREDITS_PER_BATCH + 1 }, () => creditBody({ ownerId: credit.ownerId, amountMinor: '1' }));
+    expect(await postBatch(tooMany)).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT' } });
+    expect(await walletsOf(database.sql, { ownerIds: [credit.ownerId] })).toEqual([]);
   });
 });
 
