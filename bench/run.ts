@@ -70,10 +70,17 @@ async function shutDown(): Promise<void> {
   await hive?.stop().catch(() => {});
   await stack?.stop().catch(() => {});
 }
-process.once('SIGINT', () => {
-  console.log('interrupted: stopping the stack');
-  void shutDown().finally(() => process.exit(130));
-});
+// Stopped (Ctrl-C, or a SIGTERM from a job runner): stop what it started, which would
+// otherwise run on without it.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    console.log(`${signal}: stopping the stack`);
+    void shutDown().finally(() => process.exit(code));
+  });
+}
 
 function say(message: string): void {
   console.log(`[bench] ${message}`);
