@@ -30,7 +30,12 @@ interface CreditAnswer {
   readonly balanceMinor: string;
 }
 
-/** A batch of credits: at most this many, and this many batches on their way at once (docs/gift-cards.md). */
+/**
+ * A batch of credits: at most 50, and two batches on their way at once; the credits that
+ * arrive meanwhile leave together when one returns (docs/architecture.md). One at a time
+ * cost the wallet less, but one slow call would then hold back every other credit of the
+ * replica, the relay's included, until its timeout (docs/performance.md).
+ */
 const CREDIT_BATCH = { maxBatchSize: 50, maxInFlight: 2 };
 
 export function createWalletClient(options: { walletUrl: string; serviceToken: string; timeoutMs: number }): WalletClient {
