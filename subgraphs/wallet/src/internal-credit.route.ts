@@ -95,15 +95,15 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
   });
 }
 
+/** A request id a batch's credit may carry (the caller's, for the logs): as the HTTP edge accepts one in x-request-id. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /**
  * `{ credits: CreditRequest[] }`, at most MAX_CREDITS_PER_BATCH: posted together
  * (`Ledger.creditMany`), each answered in `results` as the single route would answer it. A
  * credit the wallet refuses (400, 422) takes nothing from the others; a failure of the
  * database fails the call (5xx), and the caller sends each credit again later.
  */
-/** A request id a batch's credit may carry (the caller's, for the logs): as the HTTP edge accepts one in x-request-id. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, logger: Logger): JsonRoute {
   return serviceRoute(INTERNAL_CREDIT_BATCH_PATH, serviceToken, async (request) => {
     const credits = (request.body as { credits?: unknown } | null)?.credits;
