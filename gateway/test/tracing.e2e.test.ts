@@ -3,7 +3,7 @@
 // the wallet (GraphQL and the internal credit), all in the client's trace and nested as called.
 
 import { randomBytes } from 'node:crypto';
-import { startTracing, type Tracing } from '@giftpay/common';
+import { SERVICE_TOKEN_HEADER, startTracing, type Tracing } from '@giftpay/common';
 import { createTestDatabase, type Stack, startStack } from '@giftpay/testing';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,34 @@ describe('traces', () => {
     expect(fetches.map((span) => span.spanContext().spanId)).toContain(giftCards?.parentSpanId);
     expect(fetches.map((span) => span.spanContext().spanId)).toContain(walletGraphql?.parentSpanId);
     expect(walletCredit?.parentSpanId).toBe(giftCards?.spanContext().spanId);
+    // The credit left in a batch (of one here): its span links to each request it carries.
+    expect(walletCredit?.links.map((link) => link.context.spanId)).toEqual([giftCards?.spanContext().spanId]);
     expect(gateway?.attributes['http.response.status_code']).toBe(200);
+  });
+
+  it("links the wallet's span of a batch of credits to the span of every request whose credit it carries", async () => {
+    const requests = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')].map((traceId) => ({
+      traceId,
+      spanId: randomBytes(8).toString('hex'),
+    }));
+    const credit = (traceparent: string) => ({
+      ownerId: `trace-${randomBytes(6).toString('hex')}`,
+      amountMinor: '5',
+      currencyCode: 'IRR',
+      description: 'Gift card …TRCE',
+      idempotencyKey: randomBytes(8).toString('hex'),
+      traceparent,
+    });
+    exporter.reset();
+    const response = await fetch(`${stack.wallet.listening.url}/internal/credit-batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: String(stack.env.INTERNAL_API_TOKEN) },
+      body: JSON.stringify({ credits: [...requests.map(({ traceId, spanId }) => credit(`00-${traceId}-${spanId}-01`)), credit('not-a-traceparent')] }),
+    });
+    expect(response.status).toBe(200);
+    const deadline = performance.now() + 10_000;
+    const batchSpan = () => exporter.getFinishedSpans().find((span) => service(span) === 'wallet' && span.name === 'POST /internal/credit-batches');
+    while (!batchSpan() && performance.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+    expect(batchSpan()?.links.map((link) => [link.context.traceId, link.context.spanId])).toEqual(requests.map(({ traceId, spanId }) => [traceId, spanId]));
   });
 });

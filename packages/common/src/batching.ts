@@ -6,6 +6,7 @@
 // winner. DataLoader (graphql/dataloader) gathers the calls and hands each its own result;
 // the scheduler below decides when a batch leaves.
 
+import { AsyncResource } from 'node:async_hooks';
 import DataLoader from 'dataloader';
 
 export interface BatcherOptions {
@@ -51,7 +52,9 @@ export function createBatcher<K, V>(run: (keys: readonly K[]) => Promise<readonl
           inFlight += 1;
           setImmediate(dispatch);
         } else {
-          waiting.push(dispatch);
+          // Sent later, from whichever batch returns first: bound to the context of the call
+          // that opened it, so it runs (and is traced) as that call's work.
+          waiting.push(AsyncResource.bind(dispatch));
         }
       },
     },

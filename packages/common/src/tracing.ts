@@ -5,7 +5,7 @@
 // a configured provider the API is a no-op and costs next to nothing.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 const tracer = () => trace.getTracer('giftpay');
@@ -72,4 +72,27 @@ export function inServerSpan<T>(
 export function injectTraceContext(headers: Record<string, string>): Record<string, string> {
   propagation.inject(context.active(), headers);
   return headers;
+}
+
+/** The W3C traceparent of the active span, when a trace is being recorded: what a batch item carries for its request. */
+export function activeTraceparent(): string | undefined {
+  return injectTraceContext({}).traceparent;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * Links the active span to the spans named by `traceparents` (malformed ones are ignored):
+ * work done in one batch for several requests then shows in each request's trace as a link,
+ * though the batch's own span sits in the trace of the call that carried it.
+ */
+export function linkActiveSpanTo(traceparents: readonly unknown[]): void {
+  const span = trace.getActiveSpan();
+  if (!span?.isRecording()) return;
+  const links = traceparents.flatMap((traceparent) => {
+    if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return [];
+    const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent }));
+    return linked && trace.isSpanContextValid(linked) ? [{ context: linked }] : [];
+  });
+  if (links.length > 0) span.addLinks(links);
 }

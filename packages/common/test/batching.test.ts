@@ -3,6 +3,7 @@
 // leave together when one returns, `maxBatchSize` at most; each call gets its own result, an
 // Error for one call fails that call alone, and a failed batch fails each of its calls.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { createBatcher } from '../src/batching.ts';
 
@@ -61,6 +62,31 @@ describe('createBatcher', () => {
     settle(0);
     settle(2);
     expect(await Promise.all([first, second, ...waiting, late])).toEqual(['done 1', 'done 2', 'done 3', 'done 4', 'done 5', 'done 6']);
+  });
+
+  it('runs a batch that waited in the context of the call that opened it, not of the batch whose return let it go', async () => {
+    const request = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    const answers: ReturnType<typeof deferred<readonly string[]>>[] = [];
+    const batcher = createBatcher<string, string>(
+      (keys) => {
+        seen.push(request.getStore());
+        const answer = deferred<readonly string[]>();
+        answers.push(answer);
+        return answer.promise.then(() => keys.map((key) => `done ${key}`));
+      },
+      { maxBatchSize: 50, maxInFlight: 1 },
+    );
+    const first = request.run('first request', () => batcher.load('a'));
+    await turn();
+    const second = request.run('second request', () => batcher.load('b'));
+    await turn();
+    answers[0]?.resolve([]);
+    await first;
+    await turn();
+    answers[1]?.resolve([]);
+    expect(await second).toBe('done b');
+    expect(seen).toEqual(['first request', 'second request']);
   });
 
   it('sends no more than maxBatchSize calls in a batch', async () => {

@@ -1,7 +1,7 @@
 // The gift-cards side of the wallet's internal operations: the credit of a redemption, and
 // the balance an activation answers with while its credit is still on its way.
 
-import { postToService, ServiceCallError } from '@giftpay/common';
+import { activeTraceparent, postToService, ServiceCallError } from '@giftpay/common';
 import { createBatcher } from '@giftpay/common/batching';
 
 export interface WalletCredit {
@@ -50,9 +50,10 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   const batchUrl = `${options.walletUrl}/internal/credit-batches`;
   // Credits that arrive while others are on their way leave together, in one call and one
   // transaction at the wallet; each is answered (or refused) as the single route would.
-  // Each credit carries the id of the request it belongs to, so the wallet's log of the batch
-  // names every request whose credit it posted; the call's own x-request-id is the first one's.
-  const credits = createBatcher<WalletCredit & { readonly requestId?: string }, CreditAnswer>(async (batch) => {
+  // Each credit carries the id and the trace of the request it belongs to, so the wallet's log
+  // line and span of the batch name every request whose credit it posted (the call itself is
+  // in the first one's trace, with its x-request-id).
+  const credits = createBatcher<WalletCredit & { readonly requestId?: string; readonly traceparent?: string }, CreditAnswer>(async (batch) => {
     const requestId = batch.find((credit) => credit.requestId)?.requestId;
     const answer = await postToService<{ results: { status: number; body: unknown }[] }>({
       url: batchUrl,
@@ -67,6 +68,7 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
           description: credit.description,
           idempotencyKey: credit.idempotencyKey,
           ...(credit.requestId ? { requestId: credit.requestId } : {}),
+          ...(credit.traceparent ? { traceparent: credit.traceparent } : {}),
         })),
       },
     });
@@ -80,7 +82,8 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   }, CREDIT_BATCH);
   return {
     async credit(credit, requestId) {
-      const answer = await credits.load(requestId ? { ...credit, requestId } : credit);
+      const traceparent = activeTraceparent();
+      const answer = await credits.load({ ...credit, ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
       return { transactionId: answer.transactionId, balance: { balanceMinor: BigInt(answer.balanceMinor), currencyCode: credit.currencyCode } };
     },
     async balance(ownerId, requestId) {

@@ -2,7 +2,16 @@
 // It is plain HTTP beside GraphQL, so it is not in the supergraph and the gateway cannot
 // reach it; it needs the service credential; and it is idempotent on the caller's key.
 
-import { DomainError, type JsonRoute, type Logger, MAX_AMOUNT_MINOR, minorUnitsOf, SERVICE_TOKEN_HEADER, serviceTokenMatches } from '@giftpay/common';
+import {
+  DomainError,
+  type JsonRoute,
+  type Logger,
+  linkActiveSpanTo,
+  MAX_AMOUNT_MINOR,
+  minorUnitsOf,
+  SERVICE_TOKEN_HEADER,
+  serviceTokenMatches,
+} from '@giftpay/common';
 import type { CreditInput, Ledger, PostedTransaction } from './ledger.service.ts';
 
 export const INTERNAL_CREDIT_PATH = '/internal/credits';
@@ -136,6 +145,8 @@ export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, l
       ),
     ];
     logger.info({ requestId: request.requestId, credits: credits.length, requestIds }, 'credit batch');
+    // And this request's span links to the span of each request whose credit it carries.
+    linkActiveSpanTo(credits.map((credit: unknown) => (credit as { traceparent?: unknown } | null)?.traceparent));
     const posted = await ledger.creditMany(inputs.map(({ input }) => input));
     posted.forEach((result, position) => {
       const { index } = inputs[position] as { index: number };
