@@ -4,6 +4,7 @@
 
 import {
   DomainError,
+  isDatabaseUnavailable,
   type JsonRoute,
   type Logger,
   linkActiveSpanTo,
@@ -41,7 +42,7 @@ export interface CreditResponse {
 
 /** Each credit of a batch, in the batch's order: the status and body the single route would have answered. */
 export interface CreditBatchResponse {
-  results: ({ status: 200; body: CreditResponse } | { status: 400 | 422; body: { code: string; message: string } })[];
+  results: ({ status: 200; body: CreditResponse } | { status: 400 | 422 | 500 | 503; body: { code: string; message: string } })[];
 }
 
 export interface BalanceResponse {
@@ -104,14 +105,27 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
   });
 }
 
+/**
+ * A credit of a batch that failed for a reason of the wallet's own (its database out of
+ * reach, a bug): answered in its place, 503 or 500 as the single route's edge would, while
+ * the others keep theirs; the caller sends it again later under the same key.
+ */
+function failedCredit(error: Error, requestId: string, logger: Logger): { status: 500 | 503; body: { code: string; message: string } } {
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, body: { code: 'SERVICE_UNAVAILABLE', message: 'the wallet could not reach its database; send the credit again' } };
+  }
+  logger.error({ err: error, requestId }, 'a credit of a batch failed');
+  return { status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: `Something went wrong on our side (request ${requestId}).` } };
+}
+
 /** A request id a batch's credit may carry (the caller's, for the logs): as the HTTP edge accepts one in x-request-id. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * `{ credits: CreditRequest[] }`, at most MAX_CREDITS_PER_BATCH: posted together
  * (`Ledger.creditMany`), each answered in `results` as the single route would answer it. A
- * credit the wallet refuses (400, 422) takes nothing from the others; a failure of the
- * database fails the call (5xx), and the caller sends each credit again later.
+ * credit the wallet refuses (400, 422), or one that fails for a reason of the wallet's own
+ * (503, 500), takes nothing from the others; the caller sends a failed one again later.
  */
 export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, logger: Logger): JsonRoute {
   return serviceRoute(INTERNAL_CREDIT_BATCH_PATH, serviceToken, async (request) => {
@@ -151,7 +165,7 @@ export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, l
     posted.forEach((result, position) => {
       const { index } = inputs[position] as { index: number };
       if (result instanceof DomainError) results[index] = { status: 422, body: { code: result.code, message: result.message } };
-      else if (result instanceof Error) throw result;
+      else if (result instanceof Error) results[index] = failedCredit(result, request.requestId, logger);
       else results[index] = { status: 200, body: creditResponseOf(result) };
     });
     const response: CreditBatchResponse = { results };

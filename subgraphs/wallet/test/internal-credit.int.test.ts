@@ -295,6 +295,42 @@ describe('a batch of credits', () => {
     }
   });
 
+  it('answers a credit that fails for a reason of its own with 500 in its place, posts the others, and posts it when sent again', async () => {
+    // A fault inside the wallet for one credit only: its entry is refused by a trigger.
+    await database.sql.unsafe(`
+      create function wallet.test_refuse_boom() returns trigger language plpgsql as $$
+      begin
+        if new.description = 'Gift card …BOOM' then raise exception using errcode = 'XX001', message = 'boom'; end if;
+        return new;
+      end $$;
+      create trigger test_refuse_boom before insert on wallet.ledger_entries for each row execute function wallet.test_refuse_boom()`);
+    const failing = creditBody({ description: 'Gift card …BOOM' });
+    const others = [creditBody({ amountMinor: '11' }), creditBody({ amountMinor: '12' })];
+    let results: CreditBatchResponse['results'];
+    try {
+      results = resultsOf(await postBatch([others[0], failing, others[1]]));
+    } finally {
+      await database.sql.unsafe('drop trigger test_refuse_boom on wallet.ledger_entries; drop function wallet.test_refuse_boom()');
+    }
+    expect(results.map((result) => [result.status, (result.body as { code?: string }).code])).toEqual([
+      [200, undefined],
+      [500, 'INTERNAL_SERVER_ERROR'],
+      [200, undefined],
+    ]);
+    expect(await walletsOf(database.sql, { ownerIds: [failing.ownerId] })).toEqual([]);
+    for (const credit of others) {
+      expect((await ledgerEntriesOf(database.sql, { ownerIds: [credit.ownerId] })).map((entry) => entry.amount)).toEqual([BigInt(credit.amountMinor)]);
+    }
+    // Sent again with the others (as gift-cards' relay would): each credited once.
+    const again = resultsOf(await postBatch([others[0], failing, others[1]]));
+    expect(again.map((result) => [result.status, (result.body as CreditResponse).replayed])).toEqual([
+      [200, true],
+      [200, false],
+      [200, true],
+    ]);
+    expect((await ledgerEntriesOf(database.sql, { ownerIds: [failing.ownerId] })).map((entry) => entry.amount)).toEqual([1500n]);
+  });
+
   it('credits each once when batches that share wallets, in opposite orders, and single credits all arrive together', async () => {
     const owners = Array.from({ length: 8 }, () => randomUUID());
     const credits = owners.flatMap((ownerId) => [creditBody({ ownerId, amountMinor: '3' }), creditBody({ ownerId, amountMinor: '4' })]);
