@@ -68,9 +68,14 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = Object.freeze({
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Whether `value` is a request id this edge accepts from a caller (else it makes its own). */
+export function isRequestId(value: unknown): value is string {
+  return typeof value === 'string' && REQUEST_ID_PATTERN.test(value);
+}
+
 export function requestIdOf(headers: IncomingMessage['headers']): string {
   const given = headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+  return isRequestId(given) ? given : randomUUID();
 }
 
 class BodyTooLargeError extends Error {}

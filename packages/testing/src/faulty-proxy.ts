@@ -69,8 +69,8 @@ const ZERO: FaultCounts = { received: 0, forwarded: 0, refused: 0, hung: 0, lost
 
 export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> {
   let counts: { -readonly [K in keyof FaultCounts]: number } = { ...ZERO };
-  let forwardedBodies: string[] = [];
-  let seen: { counter: keyof FaultCounts; body: Promise<string> }[] = [];
+  /** Every request under each counter it was counted in, with its body (known at once for those forwarded). */
+  let seen: { counter: keyof FaultCounts; body: Promise<string>; text?: string }[] = [];
   let mode: FaultMode = 'pass';
   let plans: { remaining: number; mode: FaultMode }[] = [];
   const open = new Set<ServerResponse>();
@@ -113,8 +113,8 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     }
     body
       .then(async (bytes) => {
-        forwardedBodies.push(bytes.toString('utf8'));
-        seen.push({ counter: 'forwarded', body: Promise.resolve(bytes.toString('utf8')) });
+        const text = bytes.toString('utf8');
+        seen.push({ counter: 'forwarded', body: Promise.resolve(text), text });
         count('forwarded');
         const response = await fetch(`${targetUrl}${req.url ?? '/'}`, {
           method: req.method ?? 'GET',
@@ -179,7 +179,7 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
       return { ...counts };
     },
     get forwardedBodies() {
-      return [...forwardedBodies];
+      return seen.flatMap((item) => (item.counter === 'forwarded' ? [item.text as string] : []));
     },
     bodies(counter) {
       return Promise.all(seen.filter((item) => item.counter === counter).map((item) => item.body));
@@ -214,7 +214,6 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
       plans = [];
       mode = 'pass';
       counts = { ...ZERO };
-      forwardedBodies = [];
       seen = [];
     },
     async close() {

@@ -253,8 +253,8 @@ export async function startWalletBehindLink(databaseUrl: string): Promise<Wallet
  */
 export function creditKeysIn(bodies: readonly string[]): string[] {
   return bodies.flatMap((body) => {
-    const parsed = JSON.parse(body) as { credits?: { idempotencyKey: string }[]; idempotencyKey?: string };
-    return parsed.credits ? parsed.credits.map((credit) => credit.idempotencyKey) : parsed.idempotencyKey ? [parsed.idempotencyKey] : [];
+    const parsed = JSON.parse(body) as { credits?: { idempotencyKey: string }[] };
+    return parsed.credits?.map((credit) => credit.idempotencyKey) ?? [];
   });
 }
 

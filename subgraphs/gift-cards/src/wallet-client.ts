@@ -39,7 +39,7 @@ interface CreditAnswer {
 const CREDIT_BATCH = { maxBatchSize: 50, maxInFlight: 2 };
 
 export function createWalletClient(options: { walletUrl: string; serviceToken: string; timeoutMs: number }): WalletClient {
-  const call = <T>(path: string, body: Record<string, string>, requestId: string | undefined) =>
+  const call = <T>(path: string, body: unknown, requestId: string | undefined) =>
     postToService<T>({
       url: `${options.walletUrl}${path}`,
       serviceToken: options.serviceToken,
@@ -55,12 +55,9 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   // in the first one's trace, with its x-request-id).
   const credits = createBatcher<WalletCredit & { readonly requestId?: string; readonly traceparent?: string }, CreditAnswer>(async (batch) => {
     const requestId = batch.find((credit) => credit.requestId)?.requestId;
-    const answer = await postToService<{ results: { status: number; body: unknown }[] }>({
-      url: batchUrl,
-      serviceToken: options.serviceToken,
-      timeoutMs: options.timeoutMs,
-      ...(requestId ? { requestId } : {}),
-      body: {
+    const answer = await call<{ results: { status: number; body: unknown }[] }>(
+      '/internal/credit-batches',
+      {
         credits: batch.map((credit) => ({
           ownerId: credit.ownerId,
           amountMinor: credit.amountMinor.toString(),
@@ -71,7 +68,8 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
           ...(credit.traceparent ? { traceparent: credit.traceparent } : {}),
         })),
       },
-    });
+      requestId,
+    );
     if (answer?.results?.length !== batch.length)
       throw new ServiceCallError(`POST ${batchUrl} answered ${answer?.results?.length} results for ${batch.length} credits`, 200);
     return answer.results.map((result) =>

@@ -5,6 +5,7 @@
 import {
   DomainError,
   isDatabaseUnavailable,
+  isRequestId,
   type JsonRoute,
   type Logger,
   linkActiveSpanTo,
@@ -118,9 +119,6 @@ function failedCredit(error: Error, requestId: string, logger: Logger): { status
   return { status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: `Something went wrong on our side (request ${requestId}).` } };
 }
 
-/** A request id a batch's credit may carry (the caller's, for the logs): as the HTTP edge accepts one in x-request-id. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
  * `{ credits: CreditRequest[] }`, at most MAX_CREDITS_PER_BATCH: posted together
  * (`Ledger.creditMany`), each answered in `results` as the single route would answer it. A
@@ -154,7 +152,7 @@ export function internalCreditBatchRoute(ledger: Ledger, serviceToken: string, l
       ...new Set(
         credits.flatMap((credit: unknown) => {
           const id = (credit as { requestId?: unknown } | null)?.requestId;
-          return typeof id === 'string' && REQUEST_ID.test(id) ? [id] : [];
+          return isRequestId(id) ? [id] : [];
         }),
       ),
     ];
