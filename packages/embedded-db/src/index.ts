@@ -107,18 +107,30 @@ function listensOn(port: number): Promise<number | null> {
  * picked below the ephemeral range, so that between this call and that listen (seconds, for
  * a process that starts), or after that process dies, no `listen(0)` and no outgoing
  * connection of any other process gets it: a balancer that still sends to a killed
- * replica's port must never reach another test's server there.
+ * replica's port must never reach another test's server there. Never the same port twice
+ * in one process: the ports of a stack are picked one after another before any of its
+ * services listens, and two services given one port would answer for each other.
  */
 export async function freePort(): Promise<number> {
   const range = ephemeralPortRange();
   if (range && range[0] - FIXED_PORTS_FROM > 1000) {
     for (let attempt = 0; attempt < 50; attempt += 1) {
       const candidate = FIXED_PORTS_FROM + Math.floor(Math.random() * (range[0] - FIXED_PORTS_FROM));
-      if ((await listensOn(candidate)) === candidate) return candidate;
+      if (!portsHandedOut.has(candidate) && (await listensOn(candidate)) === candidate) return handOut(candidate);
     }
   }
-  const port = await listensOn(0);
-  if (!port) throw new Error('no free port on 127.0.0.1');
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = await listensOn(0);
+    if (!port) break;
+    if (!portsHandedOut.has(port)) return handOut(port);
+  }
+  throw new Error('no free port on 127.0.0.1');
+}
+
+/** The ports freePort has given this process. */
+const portsHandedOut = new Set<number>();
+function handOut(port: number): number {
+  portsHandedOut.add(port);
   return port;
 }
 
