@@ -19,6 +19,8 @@ export interface BatcherOptions {
 export interface Batcher<K, V> {
   /** Joins the batch that leaves next; settles with this call's own result. */
   load(key: K): Promise<V>;
+  /** Calls made and not yet answered: gathering, waiting to leave or on their way. */
+  readonly underway: number;
 }
 
 /**
@@ -59,5 +61,18 @@ export function createBatcher<K, V>(run: (keys: readonly K[]) => Promise<readonl
       },
     },
   );
-  return { load: (key) => loader.load(key) };
+  let underway = 0;
+  return {
+    async load(key) {
+      underway += 1;
+      try {
+        return await loader.load(key);
+      } finally {
+        underway -= 1;
+      }
+    },
+    get underway() {
+      return underway;
+    },
+  };
 }

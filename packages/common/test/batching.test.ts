@@ -56,12 +56,16 @@ describe('createBatcher', () => {
     const late = batcher.load(6);
     await turn();
     expect(batches.map((batch) => batch.keys)).toEqual([[1], [2]]);
+    // Every call not yet answered is underway, the ones still waiting to leave included.
+    expect(batcher.underway).toBe(6);
     settle(1);
     await turn();
     expect(batches.map((batch) => batch.keys)).toEqual([[1], [2], [3, 4, 5, 6]]);
+    expect(batcher.underway).toBe(5);
     settle(0);
     settle(2);
     expect(await Promise.all([first, second, ...waiting, late])).toEqual(['done 1', 'done 2', 'done 3', 'done 4', 'done 5', 'done 6']);
+    expect(batcher.underway).toBe(0);
   });
 
   it('runs a batch that waited in the context of the call that opened it, not of the batch whose return let it go', async () => {

@@ -23,7 +23,12 @@ export interface ClaimAnswer {
   readonly userId: string;
   readonly outcome: string;
   readonly redemptionCount: number | null;
+  /** Answered RETRY by claim_slots first, then claimed through claim_slot (as gift-cards does). */
+  readonly retried?: boolean;
 }
+
+/** The two ways gift-cards claims: one claim_slot per user, or claim_slots per batch of users. */
+export type ClaimWay = (sql: postgres.Sql, cardId: string, userIds: readonly string[]) => Promise<ClaimAnswer[]>;
 
 /**
  * Sends `gift_cards.claim_slot` for every user at once over `sql` (its pool bounds how many
@@ -37,6 +42,34 @@ export async function claimAllAtOnce(sql: postgres.Sql, cardId: string, userIds:
       return { userId, outcome: row?.outcome ?? 'NO_ROW', redemptionCount: row?.redemption_count ?? null };
     }),
   );
+}
+
+/**
+ * Sends `gift_cards.claim_slots` for the users in batches of `batchSize` (in the users'
+ * order), every batch at once over `sql`, as gift-cards sends a batch; a user answered RETRY
+ * is claimed again through claim_slot, as gift-cards does. The answers come back in the
+ * users' order.
+ */
+export async function claimInBatchesAtOnce(sql: postgres.Sql, cardId: string, userIds: readonly string[], batchSize: number): Promise<ClaimAnswer[]> {
+  const batches: string[][] = [];
+  for (let start = 0; start < userIds.length; start += batchSize) batches.push(userIds.slice(start, start + batchSize));
+  const answered = await Promise.all(
+    batches.map(async (batch) => {
+      const rows = await sql<{ ord: number; outcome: string; redemption_count: number | null }[]>`
+        select ord, outcome, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${batch}::text[], 30000)`;
+      if (rows.map((row) => row.ord).join() !== batch.map((_, index) => index + 1).join())
+        throw new Error(`claim_slots answered ${rows.length} rows out of order`);
+      return Promise.all(
+        batch.map(async (userId, index) => {
+          const row = rows[index];
+          if (row?.outcome !== 'RETRY') return { userId, outcome: row?.outcome ?? 'NO_ROW', redemptionCount: row?.redemption_count ?? null };
+          const [alone] = await claimAllAtOnce(sql, cardId, [userId]);
+          return { ...(alone as ClaimAnswer), retried: true };
+        }),
+      );
+    }),
+  );
+  return answered.flat();
 }
 
 /** A database of the test run's server with nothing in it, dropped when the file is done. */
@@ -60,9 +93,9 @@ export async function migrationsFolderUpTo(folder: string, lastTag: string): Pro
   return copy;
 }
 
-/** Claim statements of this database waiting on a lock (a row held by another transaction or claim). */
+/** Claim statements (claim_slot, claim_slots) of this database waiting on a lock (a row held by another transaction or claim). */
 export async function claimsWaitingOnALock(sql: postgres.Sql): Promise<number> {
   const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock' and query like '%gift_cards.claim_slot(%'`;
+    where datname = current_database() and wait_event_type = 'Lock' and query ~ 'gift_cards[.]claim_slots?[(]'`;
   return row?.n ?? 0;
 }

@@ -11,6 +11,7 @@ import {
   GiftCardExpiredError,
   GiftCardNotFoundError,
   GiftCardUsedUpError,
+  isRetryableTransactionError,
   type Logger,
   RateLimitedError,
   ServiceCallError,
@@ -41,6 +42,17 @@ export interface Activation {
 /** How many used-up cards a replica remembers, and the largest usage limit it remembers one for (its redeemers are kept). */
 const USED_UP_CARDS_KEPT = 1_000;
 const USED_UP_REDEEMERS_KEPT = 100_000;
+
+/** The most claims one batch carries, and the batches of claims on their way at once (see `claims`). */
+const CLAIMS_PER_BATCH = 50;
+const CLAIM_BATCHES_IN_FLIGHT = 2;
+
+/** One claim's answer: claim_slot's outcome; the redemption and the count it committed when CLAIMED. */
+interface ClaimResult {
+  readonly outcome: string;
+  readonly redemptionId: string | null;
+  readonly redemptionCount: number | null;
+}
 
 /** A card seen used up: final, so its redeemers are too (no claim can join them, none leaves). */
 interface UsedUpCard {
@@ -146,6 +158,82 @@ export function createRedemptionService(deps: RedemptionDeps) {
     return card.redeemers.has(userId) ? new GiftCardAlreadyRedeemedError() : new GiftCardUsedUpError();
   }
 
+  /** One user's claim of a card, alone (claim_slot); what a batch's RETRY and a failed batch fall back on. */
+  async function claimAlone(cardId: string, userId: string): Promise<ClaimResult> {
+    const [row] = await execute(sql`select outcome, redemption_id, redemption_count from gift_cards.claim_slot(${cardId}::uuid, ${userId}, ${deps.leaseMs})`);
+    return {
+      outcome: String(row?.outcome),
+      redemptionId: (row?.redemption_id as string | null) ?? null,
+      redemptionCount: (row?.redemption_count as number | null) ?? null,
+    };
+  }
+
+  /** The claims of one card in one statement (claim_slots), each answered in its place. */
+  async function claimTogether(cardId: string, userIds: readonly string[]): Promise<ClaimResult[]> {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await execute(
+        sql`select ord, outcome, redemption_id, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${sql.param(userIds)}::text[], ${deps.leaseMs})`,
+      );
+    } catch (error) {
+      // Rolled back as a whole by PostgreSQL (a deadlock it broke, a serialization failure):
+      // nothing of it was written, so each claim is made alone. Any other failure (the
+      // database out of reach, an answer lost after a commit) is every claim's answer, as it
+      // would be for a claim of its own.
+      if (!isRetryableTransactionError(error)) throw error;
+      logger.warn({ err: error, cardId, claims: userIds.length }, 'a batch of claims was rolled back; each is made alone');
+      return Promise.all(userIds.map((userId) => claimAlone(cardId, userId)));
+    }
+    return Promise.all(
+      userIds.map(async (userId, index) => {
+        const row = rows[index];
+        if (!row || Number(row.ord) !== index + 1) throw new Error(`claim_slots answered out of order at ${index + 1}`);
+        // Left without a slot while other claims hold the last ones: claim_slot waits for them.
+        if (row.outcome === 'RETRY') return claimAlone(cardId, userId);
+        return {
+          outcome: String(row.outcome),
+          redemptionId: (row.redemption_id as string | null) ?? null,
+          redemptionCount: (row.redemption_count as number | null) ?? null,
+        };
+      }),
+    );
+  }
+
+  /**
+   * Claims leave in batches, per card (natural batching, as the wallet's credits do): a claim
+   * that finds fewer than two batches on their way leaves at once; the others gather and leave
+   * together when one returns. Under a burst the database makes one transaction and one commit
+   * per batch, and the claims of a card no longer queue on its counters one by one.
+   */
+  const claims = createBatcher<{ cardId: string; userId: string }, ClaimResult>(
+    async (batch) => {
+      const byCard = new Map<string, number[]>();
+      batch.forEach((item, index) => {
+        const places = byCard.get(item.cardId);
+        if (places) places.push(index);
+        else byCard.set(item.cardId, [index]);
+      });
+      const answers: (ClaimResult | Error)[] = new Array(batch.length);
+      await Promise.all(
+        [...byCard].map(async ([cardId, places]) => {
+          try {
+            const results = await claimTogether(
+              cardId,
+              places.map((place) => (batch[place] as { userId: string }).userId),
+            );
+            results.forEach((result, index) => {
+              answers[places[index] as number] = result;
+            });
+          } catch (error) {
+            for (const place of places) answers[place] = error as Error;
+          }
+        }),
+      );
+      return answers;
+    },
+    { maxBatchSize: CLAIMS_PER_BATCH, maxInFlight: CLAIM_BATCHES_IN_FLIGHT },
+  );
+
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
     if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.limits.perAddress });
@@ -190,16 +278,15 @@ export function createRedemptionService(deps: RedemptionDeps) {
       throw status === 'USED_UP' ? new GiftCardUsedUpError() : status === 'EXPIRED' ? new GiftCardExpiredError() : refusalFor(card, now);
     }
     if (mine) throw new GiftCardAlreadyRedeemedError();
-    // The claim itself is one statement (drizzle/0002_claim_slot.sql): the card's row is locked
-    // from its UPDATE to the commit, inside PostgreSQL, with no round trip to this process.
-    const [result] = await execute(
-      sql`select outcome, redemption_id, redemption_count from gift_cards.claim_slot(${card.id}::uuid, ${userId}, ${deps.leaseMs})`,
-    );
-    switch (result?.outcome) {
+    // The claim itself is one statement (drizzle/0007_claim_slots.sql), shared with the other
+    // claims of this card that arrive while earlier ones are on their way: the card's counters
+    // are locked from their update to the commit, inside PostgreSQL, with no round trip here.
+    const result = await claims.load({ cardId: card.id, userId });
+    switch (result.outcome) {
       case 'CLAIMED': {
         // The row as claim_slot wrote it; seq and the times come back with the delivery's update.
         const redemption: RedemptionRow = {
-          id: String(result.redemption_id),
+          id: String(result.redemptionId),
           seq: 0n,
           giftCardId: card.id,
           userId,
@@ -214,7 +301,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
           createdAt: now,
           creditedAt: null,
         };
-        return { giftCard: { ...card, redemptionCount: Number(result.redemption_count) }, redemption };
+        return { giftCard: { ...card, redemptionCount: Number(result.redemptionCount) }, redemption };
       }
       case 'ALREADY_REDEEMED':
         throw new GiftCardAlreadyRedeemedError();
@@ -228,7 +315,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       case 'NOT_FOUND':
         throw new GiftCardNotFoundError();
       default:
-        throw new Error(`claim_slot answered ${String(result?.outcome)}`);
+        throw new Error(`the claim answered ${String(result.outcome)}`);
     }
   }
 
@@ -348,6 +435,9 @@ export function createRedemptionService(deps: RedemptionDeps) {
       if (redemption.status === 'PENDING' && !redemption.parkedAt) retrySoon(redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption, walletBalance: redemption.status === 'CREDITED' ? delivered.balance : null };
     },
+
+    /** Claims past the card's checks and not yet answered by the database (gathering into a batch, waiting to leave, or on their way). */
+    claimsUnderway: () => claims.underway,
 
     /** The caller's wallet balance now, from the wallet (an activation whose credit this request did not deliver). */
     walletBalance: (userId: string, requestId?: string) => deps.wallet.balance(userId, requestId),

@@ -1,9 +1,11 @@
-// claim_slot's refusals decided inside the claim itself, against a real PostgreSQL: a card
-// disabled, or expired, while a burst of claims is already past the application's check and
-// waiting on the card's row. Those claims must all be refused, leave no redemption behind,
-// and the count must stay at the claims made before.
+// The claim's refusals decided inside the claim itself, against a real PostgreSQL: a card
+// disabled, or expired, while a burst of claims is already past the application's check
+// (batches of them waiting inside claim_slots on the card's row, the rest gathering behind
+// them). Those claims must all be refused, leave no redemption behind, and the count must
+// stay at the claims made before. And a batch PostgreSQL rolls back is made claim by claim.
 
 import {
+  claimsWaitingOnALock,
   createTestDatabase,
   errorCodeOf,
   ledgerCreditsOf,
@@ -34,17 +36,11 @@ afterAll(async () => {
   await rig?.close();
 });
 
-/** Claims of this card waiting on a lock inside claim_slot, i.e. already past the application's status check. */
-async function claimsWaitingOnALock(): Promise<number> {
-  const [row] = await database.sql`select count(*)::int as n from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock' and query like '%gift_cards.claim_slot(%'`;
-  return row?.n ?? 0;
-}
-
 /**
  * Makes `early` claims one by one, then changes the card in a transaction that holds its row
- * while `late` users claim at once; commits only when every late claim is waiting inside
- * claim_slot. Returns the late claims' outcomes.
+ * while `late` users claim at once; commits only when every late claim is past the
+ * application's status check (in a batch of claims waiting inside claim_slots on the card's
+ * row, or gathering behind those batches). Returns the late claims' outcomes.
  */
 async function burstAgainstAChange(card: { code: string; id: string }, early: readonly string[], late: readonly string[], change: string) {
   for (const user of early) expect((await giftCards.redemptions.activate(user, card.code)).redemption.status).toBe('CREDITED');
@@ -52,7 +48,10 @@ async function burstAgainstAChange(card: { code: string; id: string }, early: re
   await database.sql.begin(async (tx) => {
     await tx.unsafe(`update gift_cards.gift_cards set ${change} where id = $1`, [card.id]);
     outcomes = Promise.all(late.map((user) => errorCodeOf(giftCards.redemptions.activate(user, card.code))));
-    await waitUntil(`${late.length} claims waiting on the card's row`, async () => (await claimsWaitingOnALock()) === late.length);
+    await waitUntil(
+      `${late.length} claims underway, a batch of them waiting on the card's row`,
+      async () => giftCards.redemptions.claimsUnderway() === late.length && (await claimsWaitingOnALock(database.sql)) >= 1,
+    );
   });
   return outcomes;
 }
@@ -71,7 +70,7 @@ async function expectOnlyEarlyClaims(card: { id: string }, early: readonly strin
   });
 }
 
-describe('claim_slot', () => {
+describe('the claim inside PostgreSQL', () => {
   it('refuses with GIFT_CARD_DISABLED every claim of a burst still waiting when an admin disables the card, keeping the claims made before', async () => {
     const [issued] = await giftCards.cards.issue({ value: { minor: 60n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
     const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
@@ -115,5 +114,33 @@ describe('claim_slot', () => {
     const [row] = await database.sql`select redemption_count from gift_cards.gift_cards where id = ${card.id}`;
     expect(row?.redemption_count).toBe(6);
     expect(await ledgerCreditsOf(database.sql, [...early, ...late])).toMatchObject({ credits: 6, total: 90n, owners: 6, mostPerOwner: 1 });
+  });
+});
+
+describe('claims in batches', () => {
+  it('makes each claim of a batch alone when PostgreSQL rolls the batch back as a deadlock, so every user still gets a slot', async () => {
+    const [issued] = await giftCards.cards.issue({ value: { minor: 25n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    const unlucky = testUserId('unlucky');
+    const others = Array.from({ length: 5 }, () => testUserId('batch-mate'));
+    // A batch naming `unlucky` fails as PostgreSQL fails a deadlock's victim; claim_slot does not.
+    await database.sql.unsafe(`
+      create function gift_cards.test_deadlock_in_batches() returns trigger language plpgsql as $$
+      begin
+        if new.user_id = '${unlucky}' and current_query() like '%claim_slots(%' then
+          raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
+        end if;
+        return new;
+      end $$;
+      create trigger test_deadlock_in_batches before insert on gift_cards.redemptions
+        for each row execute function gift_cards.test_deadlock_in_batches();`);
+    try {
+      const users = [unlucky, ...others];
+      const activations = await Promise.all(users.map((user) => giftCards.redemptions.activate(user, card.code)));
+      expect(activations.map((activation) => activation.redemption.userId)).toEqual(users);
+      await expectOnlyEarlyClaims(card, users, [], 25n);
+    } finally {
+      await database.sql.unsafe('drop trigger test_deadlock_in_batches on gift_cards.redemptions; drop function gift_cards.test_deadlock_in_batches()');
+    }
   });
 });

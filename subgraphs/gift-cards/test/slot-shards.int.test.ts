@@ -1,6 +1,7 @@
 // A promotion's slots split over K counter rows (slot shards), against a real PostgreSQL:
 // the claim statement sent by many users at once over a real pool of 20 connections, for
-// K = 1 (the card's own row), 4 and 16. Exactly N slots taken, no shard past its share,
+// K = 1 (the card's own row), 4 and 16, each way gift-cards claims: claim_slot, one user a
+// statement, and claim_slots, a batch of users a statement (its RETRY claimed again alone). Exactly N slots taken, no shard past its share,
 // nobody refused USED_UP while a slot remained, each user once; a disabled or expired card
 // refused; K chosen by size at issue; the live count through the API; cards issued before
 // the shards existed.
@@ -10,7 +11,9 @@ import { type Listening, listen } from '@giftpay/common';
 import { applyMigrations } from '@giftpay/common/db';
 import {
   type ClaimAnswer,
+  type ClaimWay,
   claimAllAtOnce,
+  claimInBatchesAtOnce,
   claimsWaitingOnALock,
   createEmptyDatabase,
   createTestDatabase,
@@ -99,98 +102,209 @@ async function expectSlotsTaken(card: { id: string }, shards: number, slots: num
   expect((await giftCards.cards.findById(card.id))?.redemptionCount).toBe(taken);
 }
 
-describe.each([1, 4, 16])('a promotion split over %i slot shard(s)', (shards) => {
-  it('gives a slot to every one of N distinct users claiming N slots at once, refusing nobody while a slot remains', async () => {
-    const slots = 100;
-    const card = await issueCard(slots, shards);
-    const users = usersNamed('exact', slots);
+/** Each way gift-cards claims, with how many statements a burst of `users` claims sends. */
+const BATCH = 7;
+const WAYS: readonly { way: string; claim: ClaimWay; statements: (users: number) => number }[] = [
+  { way: 'one claim_slot per user', claim: claimAllAtOnce, statements: (users) => users },
+  {
+    way: `claim_slots in batches of ${BATCH}`,
+    claim: (sql, cardId, users) => claimInBatchesAtOnce(sql, cardId, users, BATCH),
+    statements: (users) => Math.ceil(users / BATCH),
+  },
+];
 
-    const answers = await claimAllAtOnce(pool, card.id, users);
+describe.each(WAYS.flatMap((way) => [1, 4, 16].map((shards) => ({ ...way, shards }))))(
+  'a promotion split over $shards slot shard(s), $way',
+  ({ shards, claim, statements }) => {
+    it('gives a slot to every one of N distinct users claiming N slots at once, refusing nobody while a slot remains', async () => {
+      const slots = 100;
+      const card = await issueCard(slots, shards);
+      const users = usersNamed('exact', slots);
 
-    expect(answers.filter((answer) => answer.outcome !== 'CLAIMED')).toEqual([]);
-    expect(Math.max(...answers.map((answer) => answer.redemptionCount ?? 0))).toBeLessThanOrEqual(slots);
-    await expectSlotsTaken(card, shards, slots, slots);
-    expect(await redeemersOf(card.id)).toEqual([...users].sort());
-  });
+      const answers = await claim(pool, card.id, users);
 
-  it('hands out exactly N slots to more users than slots claiming at once and refuses every other one with USED_UP', async () => {
-    const slots = 60;
-    const card = await issueCard(slots, shards);
-    const users = usersNamed('crowd', 150);
-
-    const answers = await claimAllAtOnce(pool, card.id, users);
-
-    expect(countOf(answers, 'CLAIMED')).toBe(slots);
-    expect(countOf(answers, 'USED_UP')).toBe(users.length - slots);
-    await expectSlotsTaken(card, shards, slots, slots);
-    expect(await redeemersOf(card.id)).toEqual(
-      answers
-        .filter((answer) => answer.outcome === 'CLAIMED')
-        .map((answer) => answer.userId)
-        .sort(),
-    );
-    // After the last slot, a newcomer is refused and a winner hears ALREADY_REDEEMED.
-    const [late] = await claimAllAtOnce(pool, card.id, [testUserId('late')]);
-    const winner = answers.find((answer) => answer.outcome === 'CLAIMED')?.userId ?? '';
-    const [again] = await claimAllAtOnce(pool, card.id, [winner]);
-    expect([late?.outcome, again?.outcome]).toEqual(['USED_UP', 'ALREADY_REDEEMED']);
-  });
-
-  it('makes claims wait for the last slots while another transaction holds them, and refuses only those left over once every slot is taken', async () => {
-    const slots = 32;
-    const card = await issueCard(slots, shards);
-    expect(countOf(await claimAllAtOnce(pool, card.id, usersNamed('first', 28)), 'CLAIMED')).toBe(28);
-    const late = usersNamed('held', 6);
-    let answers: Promise<ClaimAnswer[]> = Promise.resolve([]);
-    await database.sql.begin(async (tx) => {
-      // Hold every row that still has a slot: the card's own (K = 1), or its shards with room.
-      if (shards === 1) await tx`select id from gift_cards.gift_cards where id = ${card.id} for update`;
-      else await tx`select shard from gift_cards.card_slot_shards where card_id = ${card.id} and used < capacity for update`;
-      answers = claimAllAtOnce(pool, card.id, late);
-      // Every late claim must wait for them: one that found them held and gave up would be answered already.
-      await waitUntil(`${late.length} claims waiting on a lock`, async () => (await claimsWaitingOnALock(database.sql)) === late.length || null);
+      expect(answers.filter((answer) => answer.outcome !== 'CLAIMED')).toEqual([]);
+      expect(Math.max(...answers.map((answer) => answer.redemptionCount ?? 0))).toBeLessThanOrEqual(slots);
+      await expectSlotsTaken(card, shards, slots, slots);
+      expect(await redeemersOf(card.id)).toEqual([...users].sort());
     });
-    const settled = await answers;
-    expect(countOf(settled, 'CLAIMED')).toBe(4);
-    expect(countOf(settled, 'USED_UP')).toBe(2);
-    await expectSlotsTaken(card, shards, slots, slots);
+
+    it('hands out exactly N slots to more users than slots claiming at once and refuses every other one with USED_UP', async () => {
+      const slots = 60;
+      const card = await issueCard(slots, shards);
+      const users = usersNamed('crowd', 150);
+
+      const answers = await claim(pool, card.id, users);
+
+      expect(countOf(answers, 'CLAIMED')).toBe(slots);
+      expect(countOf(answers, 'USED_UP')).toBe(users.length - slots);
+      await expectSlotsTaken(card, shards, slots, slots);
+      expect(await redeemersOf(card.id)).toEqual(
+        answers
+          .filter((answer) => answer.outcome === 'CLAIMED')
+          .map((answer) => answer.userId)
+          .sort(),
+      );
+      // After the last slot, a newcomer is refused and a winner hears ALREADY_REDEEMED.
+      const [late] = await claim(pool, card.id, [testUserId('late')]);
+      const winner = answers.find((answer) => answer.outcome === 'CLAIMED')?.userId ?? '';
+      const [again] = await claim(pool, card.id, [winner]);
+      expect([late?.outcome, again?.outcome]).toEqual(['USED_UP', 'ALREADY_REDEEMED']);
+    });
+
+    it('makes claims wait for the last slots while another transaction holds them, and refuses only those left over once every slot is taken', async () => {
+      const slots = 32;
+      const card = await issueCard(slots, shards);
+      expect(countOf(await claim(pool, card.id, usersNamed('first', 28)), 'CLAIMED')).toBe(28);
+      const late = usersNamed('held', 6);
+      let answers: Promise<ClaimAnswer[]> = Promise.resolve([]);
+      await database.sql.begin(async (tx) => {
+        // Hold every row that still has a slot: the card's own (K = 1), or its shards with room.
+        if (shards === 1) await tx`select id from gift_cards.gift_cards where id = ${card.id} for update`;
+        else await tx`select shard from gift_cards.card_slot_shards where card_id = ${card.id} and used < capacity for update`;
+        answers = claim(pool, card.id, late);
+        // Every late claim must wait for them: one that found them held and gave up would be answered already.
+        await waitUntil(`${late.length} claims waiting on a lock`, async () => (await claimsWaitingOnALock(database.sql)) === statements(late.length) || null);
+      });
+      const settled = await answers;
+      expect(countOf(settled, 'CLAIMED')).toBe(4);
+      expect(countOf(settled, 'USED_UP')).toBe(2);
+      await expectSlotsTaken(card, shards, slots, slots);
+    });
+
+    it('lets each user take at most one slot when every user claims three times at once', async () => {
+      const slots = 20;
+      const card = await issueCard(slots, shards);
+      const users = usersNamed('repeat', 30);
+
+      const answers = await claim(pool, card.id, [...users, ...users, ...users]);
+
+      const byUser = new Map(users.map((user) => [user, answers.filter((answer) => answer.userId === user).map((answer) => answer.outcome)]));
+      const winners = users.filter((user) => byUser.get(user)?.includes('CLAIMED'));
+      expect(winners).toHaveLength(slots);
+      for (const [user, outcomes] of byUser) {
+        // A winner: one slot, and ALREADY_REDEEMED for the repeats; anyone else: refused every time.
+        if (winners.includes(user)) expect([...outcomes].sort()).toEqual(['ALREADY_REDEEMED', 'ALREADY_REDEEMED', 'CLAIMED']);
+        else expect(outcomes).toEqual(['USED_UP', 'USED_UP', 'USED_UP']);
+      }
+      await expectSlotsTaken(card, shards, slots, slots);
+      expect(await redeemersOf(card.id)).toEqual([...winners].sort());
+    });
+
+    it('refuses a disabled card and an expired one without taking a slot, and still tells an earlier winner ALREADY_REDEEMED', async () => {
+      const disabled = await issueCard(32, shards);
+      const [early] = usersNamed('early', 1);
+      expect((await claim(pool, disabled.id, [early as string]))[0]?.outcome).toBe('CLAIMED');
+      await giftCards.cards.disable(disabled.id, { actorId: 'test-admin' });
+      const answers = await claim(pool, disabled.id, [...usersNamed('after-disable', 10), early as string]);
+      expect(answers.map((answer) => answer.outcome)).toEqual([...Array.from({ length: 10 }, () => 'DISABLED'), 'ALREADY_REDEEMED']);
+      await expectSlotsTaken(disabled, shards, 32, 1);
+
+      const expired = await issueCard(32, shards);
+      await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 second' where id = ${expired.id}`;
+      expect((await claim(pool, expired.id, usersNamed('after-expiry', 10))).map((answer) => answer.outcome)).toEqual(
+        Array.from({ length: 10 }, () => 'EXPIRED'),
+      );
+      await expectSlotsTaken(expired, shards, 32, 0);
+      expect(await redeemersOf(expired.id)).toEqual([]);
+    });
+  },
+);
+
+interface ClaimSlotsRow {
+  readonly ord: number;
+  readonly outcome: string;
+  readonly redemption_count: number | null;
+}
+
+/** claim_slots sent straight, one batch: its rows, one per place. */
+async function claimSlots(cardId: string, users: readonly string[]): Promise<ClaimSlotsRow[]> {
+  return [
+    ...(await pool<ClaimSlotsRow[]>`
+    select ord, outcome, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${users as string[]}::text[], 30000)`),
+  ];
+}
+
+describe.each([1, 4])('claim_slots, a batch of users in one statement, %i slot shard(s)', (shards) => {
+  it('answers every place in the batch’s order: the first newcomers take the slots left, a repeat and an earlier winner hear ALREADY_REDEEMED, the rest USED_UP', async () => {
+    const card = await issueCard(5, shards);
+    const [early, a, b, c, d, e] = usersNamed('order', 6) as [string, string, string, string, string, string];
+    expect((await claimSlots(card.id, [early]))[0]).toMatchObject({ outcome: 'CLAIMED', redemption_count: 1 });
+    const before = usersNamed('before', 1);
+    expect((await claimAllAtOnce(pool, card.id, before))[0]?.outcome).toBe('CLAIMED');
+
+    const rows = await claimSlots(card.id, [a, early, b, a, c, d, e]);
+
+    expect(rows.map((row) => [row.ord, row.outcome, row.redemption_count])).toEqual([
+      [1, 'CLAIMED', 3],
+      [2, 'ALREADY_REDEEMED', null],
+      [3, 'CLAIMED', 4],
+      [4, 'ALREADY_REDEEMED', null],
+      [5, 'CLAIMED', 5],
+      [6, 'USED_UP', null],
+      [7, 'USED_UP', null],
+    ]);
+    await expectSlotsTaken(card, shards, 5, 5);
+    // The users left without a slot have no redemption row: theirs was taken back.
+    expect(await redeemersOf(card.id)).toEqual([early, ...before, a, b, c].sort());
   });
 
-  it('lets each user take at most one slot when every user claims three times at once', async () => {
-    const slots = 20;
+  it('refuses a whole batch on a disabled card, an expired one and an unknown one without writing, and tells an earlier winner ALREADY_REDEEMED', async () => {
+    const card = await issueCard(10, shards);
+    const [winner] = usersNamed('winner', 1) as [string];
+    expect((await claimSlots(card.id, [winner]))[0]?.outcome).toBe('CLAIMED');
+    await giftCards.cards.disable(card.id, { actorId: 'test-admin' });
+    expect((await claimSlots(card.id, [...usersNamed('off', 3), winner])).map((row) => row.outcome)).toEqual([
+      'DISABLED',
+      'DISABLED',
+      'DISABLED',
+      'ALREADY_REDEEMED',
+    ]);
+    await database.sql`update gift_cards.gift_cards set disabled_at = null, expires_at = now() - interval '1 second' where id = ${card.id}`;
+    expect((await claimSlots(card.id, [...usersNamed('late', 2), winner])).map((row) => row.outcome)).toEqual(['EXPIRED', 'EXPIRED', 'ALREADY_REDEEMED']);
+    await expectSlotsTaken(card, shards, 10, 1);
+    expect(await redeemersOf(card.id)).toEqual([winner]);
+    expect((await claimSlots(randomUUID(), usersNamed('nobody', 2))).map((row) => row.outcome)).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+  });
+});
+
+describe('claim_slots on a sharded card whose last shards other claims hold', () => {
+  it('answers RETRY for the users it has no slot for once it holds a shard (it may not wait then), and claim_slot gives them the slots when the holder lets go', async () => {
+    const card = await issueCard(4, 2);
+    const users = usersNamed('retry', 3);
+    let rows: ClaimSlotsRow[] = [];
+    await database.sql.begin(async (tx) => {
+      await tx`select shard from gift_cards.card_slot_shards where card_id = ${card.id} and shard = 1 for update`;
+      rows = await claimSlots(card.id, users);
+    });
+    // Shard 0's two slots went to the first two; shard 1 was held, so the third may not wait for it.
+    expect(rows.map((row) => row.outcome)).toEqual(['CLAIMED', 'CLAIMED', 'RETRY']);
+    expect(await redeemersOf(card.id)).toEqual(users.slice(0, 2).sort());
+    const [retried] = await claimAllAtOnce(pool, card.id, [users[2] as string]);
+    expect(retried?.outcome).toBe('CLAIMED');
+    await expectSlotsTaken(card, 2, 4, 3);
+  });
+});
+
+describe.each([1, 4, 16])('claim_slots batches and claim_slot at once, %i slot shard(s)', (shards) => {
+  it('hands out exactly N slots, one per user, to users who each claim twice at once (in a batch and alone), with no claim failing', async () => {
+    const slots = 90;
     const card = await issueCard(slots, shards);
-    const users = usersNamed('repeat', 30);
+    const users = usersNamed('mixed', 200);
+    // Each user in one of the batches and alone, the two sent in opposite orders, so batches
+    // and single claims collide on the same users from both sides.
+    const [batched, alone] = await Promise.all([claimInBatchesAtOnce(pool, card.id, users, 9), claimAllAtOnce(pool, card.id, [...users].reverse())]);
 
-    const answers = await claimAllAtOnce(pool, card.id, [...users, ...users, ...users]);
-
-    const byUser = new Map(users.map((user) => [user, answers.filter((answer) => answer.userId === user).map((answer) => answer.outcome)]));
-    const winners = users.filter((user) => byUser.get(user)?.includes('CLAIMED'));
+    const answers = [...batched, ...alone];
+    expect(answers.filter((answer) => !['CLAIMED', 'ALREADY_REDEEMED', 'USED_UP'].includes(answer.outcome))).toEqual([]);
+    const winners = answers.filter((answer) => answer.outcome === 'CLAIMED').map((answer) => answer.userId);
     expect(winners).toHaveLength(slots);
-    for (const [user, outcomes] of byUser) {
-      // A winner: one slot, and ALREADY_REDEEMED for the repeats; anyone else: refused every time.
-      if (winners.includes(user)) expect([...outcomes].sort()).toEqual(['ALREADY_REDEEMED', 'ALREADY_REDEEMED', 'CLAIMED']);
-      else expect(outcomes).toEqual(['USED_UP', 'USED_UP', 'USED_UP']);
-    }
+    expect(new Set(winners).size).toBe(slots);
+    // A user refused USED_UP in one claim won nothing in the other.
+    const losers = new Set(answers.filter((answer) => answer.outcome === 'USED_UP').map((answer) => answer.userId));
+    expect(winners.filter((winner) => losers.has(winner))).toEqual([]);
     await expectSlotsTaken(card, shards, slots, slots);
     expect(await redeemersOf(card.id)).toEqual([...winners].sort());
-  });
-
-  it('refuses a disabled card and an expired one without taking a slot, and still tells an earlier winner ALREADY_REDEEMED', async () => {
-    const disabled = await issueCard(32, shards);
-    const [early] = usersNamed('early', 1);
-    expect((await claimAllAtOnce(pool, disabled.id, [early as string]))[0]?.outcome).toBe('CLAIMED');
-    await giftCards.cards.disable(disabled.id, { actorId: 'test-admin' });
-    const answers = await claimAllAtOnce(pool, disabled.id, [...usersNamed('after-disable', 10), early as string]);
-    expect(answers.map((answer) => answer.outcome)).toEqual([...Array.from({ length: 10 }, () => 'DISABLED'), 'ALREADY_REDEEMED']);
-    await expectSlotsTaken(disabled, shards, 32, 1);
-
-    const expired = await issueCard(32, shards);
-    await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 second' where id = ${expired.id}`;
-    expect((await claimAllAtOnce(pool, expired.id, usersNamed('after-expiry', 10))).map((answer) => answer.outcome)).toEqual(
-      Array.from({ length: 10 }, () => 'EXPIRED'),
-    );
-    await expectSlotsTaken(expired, shards, 32, 0);
-    expect(await redeemersOf(expired.id)).toEqual([]);
   });
 });
 
