@@ -21,6 +21,8 @@ export interface BenchRun {
   readonly hiveGatewayVersion: string | null;
   readonly settings: Readonly<Record<string, number>>;
   readonly results: readonly PathFigures[];
+  /** The warm-up bursts (each scenario smaller, on every path, before any measured one): the stack's cold start. */
+  readonly warmUps: readonly PathFigures[];
   /** Paths that could not run at all, with why. */
   readonly failures: readonly string[];
   readonly exact: boolean;
@@ -161,6 +163,7 @@ export function toMarkdown(run: BenchRun, svgFile: string): string {
     `![requests per second and latency of every scenario and path](${svgFile})`,
     '',
     ...SCENARIOS.flatMap((scenario) => scenarioSection(run, scenario)),
+    ...warmUpSection(run),
     '## Checks',
     '',
     failed.length === 0 ? `All ${checks.length} checks passed.` : `${failed.length} of ${checks.length} checks failed:`,
@@ -173,6 +176,26 @@ export function toMarkdown(run: BenchRun, svgFile: string): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** The warm-up bursts as they ran, first to last: what a stack that has just started does (not held to the targets). */
+function warmUpSection(run: BenchRun): string[] {
+  if (run.warmUps.length === 0) return [];
+  const lines = [
+    `## Warm-up (not measured against the targets)`,
+    '',
+    `Each scenario at ${Math.round((run.settings.warmUpShare ?? 0) * 100)}% of its size on every path, in this order, before any measured burst: a stack just started.`,
+    '',
+    '| scenario | path | requests | requests/s | p99 ms | slots filled in (s) | CPU ms per request, all servers | exact |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const row of run.warmUps) {
+    lines.push(
+      `| ${SCENARIO_LABELS[row.scenario]} | ${row.label} | ${number(row.requests)} | ${number(row.requestsPerSecond)} | ${number(row.latencyMs.p99)} | ${row.flash ? row.flash.fillSeconds : '—'} | ${row.cpuMsPerRequest.all ?? '—'} | ${row.exact ? 'yes' : '**no**'} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 function escapeXml(text: string): string {

@@ -17,7 +17,7 @@ import {
   ServiceCallError,
 } from '@giftpay/common';
 import { type AttemptLimit, type AttemptSubject, type AttemptSubjectTemplate, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
-import { createBatcher } from '@giftpay/common/batching';
+import { type Batcher, createBatcher } from '@giftpay/common/batching';
 import { and, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
@@ -43,7 +43,7 @@ export interface Activation {
 const USED_UP_CARDS_KEPT = 1_000;
 const USED_UP_REDEEMERS_KEPT = 100_000;
 
-/** The most claims one batch carries, and the batches of claims on their way at once (see `claims`). */
+/** The most claims one batch carries, and the batches of a card's claims on their way at once (see `claimSlot`). */
 const CLAIMS_PER_BATCH = 50;
 const CLAIM_BATCHES_IN_FLIGHT = 2;
 
@@ -200,39 +200,30 @@ export function createRedemptionService(deps: RedemptionDeps) {
   }
 
   /**
-   * Claims leave in batches, per card (natural batching, as the wallet's credits do): a claim
-   * that finds fewer than two batches on their way leaves at once; the others gather and leave
-   * together when one returns. Under a burst the database makes one transaction and one commit
-   * per batch, and the claims of a card no longer queue on its counters one by one.
+   * Claims leave in batches, each card's on their own (natural batching, as the wallet's
+   * credits do): a claim of a card that finds fewer than CLAIM_BATCHES_IN_FLIGHT of the card's
+   * batches on their way leaves at once; the others gather and leave together when one
+   * returns. Under a burst the database makes one transaction and one commit per batch, and
+   * the claims of a card no longer queue on its counters one by one. One batcher per card, so
+   * a card whose row an admin holds keeps only its own claims waiting, as single claims did.
+   * A card's batcher goes when its last claim is answered.
    */
-  const claims = createBatcher<{ cardId: string; userId: string }, ClaimResult>(
-    async (batch) => {
-      const byCard = new Map<string, number[]>();
-      batch.forEach((item, index) => {
-        const places = byCard.get(item.cardId);
-        if (places) places.push(index);
-        else byCard.set(item.cardId, [index]);
+  const claimBatchers = new Map<string, Batcher<string, ClaimResult>>();
+  async function claimSlot(cardId: string, userId: string): Promise<ClaimResult> {
+    let batcher = claimBatchers.get(cardId);
+    if (!batcher) {
+      batcher = createBatcher<string, ClaimResult>((userIds) => claimTogether(cardId, userIds), {
+        maxBatchSize: CLAIMS_PER_BATCH,
+        maxInFlight: CLAIM_BATCHES_IN_FLIGHT,
       });
-      const answers: (ClaimResult | Error)[] = new Array(batch.length);
-      await Promise.all(
-        [...byCard].map(async ([cardId, places]) => {
-          try {
-            const results = await claimTogether(
-              cardId,
-              places.map((place) => (batch[place] as { userId: string }).userId),
-            );
-            results.forEach((result, index) => {
-              answers[places[index] as number] = result;
-            });
-          } catch (error) {
-            for (const place of places) answers[place] = error as Error;
-          }
-        }),
-      );
-      return answers;
-    },
-    { maxBatchSize: CLAIMS_PER_BATCH, maxInFlight: CLAIM_BATCHES_IN_FLIGHT },
-  );
+      claimBatchers.set(cardId, batcher);
+    }
+    try {
+      return await batcher.load(userId);
+    } finally {
+      if (batcher.underway === 0 && claimBatchers.get(cardId) === batcher) claimBatchers.delete(cardId);
+    }
+  }
 
   async function claim(userId: string, code: string, clientAddress: string | null): Promise<Activation> {
     const subjects: AttemptSubject[] = [{ key: `user:${userId}`, limit: deps.limits.perUser }];
@@ -281,7 +272,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
     // The claim itself is one statement (drizzle/0007_claim_slots.sql), shared with the other
     // claims of this card that arrive while earlier ones are on their way: the card's counters
     // are locked from their update to the commit, inside PostgreSQL, with no round trip here.
-    const result = await claims.load({ cardId: card.id, userId });
+    const result = await claimSlot(card.id, userId);
     switch (result.outcome) {
       case 'CLAIMED': {
         // The row as claim_slot wrote it; seq and the times come back with the delivery's update.
@@ -437,7 +428,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
     },
 
     /** Claims past the card's checks and not yet answered by the database (gathering into a batch, waiting to leave, or on their way). */
-    claimsUnderway: () => claims.underway,
+    claimsUnderway: () => [...claimBatchers.values()].reduce((sum, batcher) => sum + batcher.underway, 0),
 
     /** The caller's wallet balance now, from the wallet (an activation whose credit this request did not deliver). */
     walletBalance: (userId: string, requestId?: string) => deps.wallet.balance(userId, requestId),

@@ -144,3 +144,38 @@ describe('claims in batches', () => {
     }
   });
 });
+
+describe('claims of different cards', () => {
+  it('are not held back by the batches of a card whose row an admin holds', async () => {
+    const issue = async () => {
+      const [issued] = await giftCards.cards.issue({ value: { minor: 35n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
+      return { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    };
+    const held = await issue();
+    const free = await issue();
+    const waiting = Array.from({ length: 6 }, () => testUserId('held'));
+    let outcomes: Promise<(string | null)[]> = Promise.resolve([]);
+    await database.sql.begin(async (tx) => {
+      await tx`select id from gift_cards.gift_cards where id = ${held.id} for update`;
+      // Claims of the held card, in several turns, so that as many of its batches as may be
+      // on their way are, all waiting on its row.
+      const started: Promise<string | null>[] = [];
+      for (const user of waiting) {
+        started.push(errorCodeOf(giftCards.redemptions.activate(user, held.code)));
+        await new Promise((done) => setImmediate(done));
+      }
+      outcomes = Promise.all(started);
+      await waitUntil(
+        'the held card’s claims underway and waiting on its row',
+        async () => giftCards.redemptions.claimsUnderway() === waiting.length && (await claimsWaitingOnALock(database.sql)) >= 1,
+      );
+      // Another card's claim goes through while the held card's batches wait.
+      const other = await Promise.race([
+        giftCards.redemptions.activate(testUserId('free'), free.code),
+        new Promise<never>((_, fail) => setTimeout(() => fail(new Error('a claim of another card was held back behind the held card')), 10_000)),
+      ]);
+      expect(other.redemption.status).toBe('CREDITED');
+    });
+    expect(await outcomes).toEqual(waiting.map(() => null));
+  });
+});
