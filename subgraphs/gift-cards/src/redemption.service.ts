@@ -54,6 +54,15 @@ interface ClaimResult {
   readonly redemptionCount: number | null;
 }
 
+/** A row of claim_slot or claim_slots as a ClaimResult. */
+function claimResultOf(row: Record<string, unknown> | undefined): ClaimResult {
+  return {
+    outcome: String(row?.outcome),
+    redemptionId: (row?.redemption_id as string | null) ?? null,
+    redemptionCount: (row?.redemption_count as number | null) ?? null,
+  };
+}
+
 /** A card seen used up: final, so its redeemers are too (no claim can join them, none leaves). */
 interface UsedUpCard {
   readonly redeemers: ReadonlySet<string>;
@@ -161,11 +170,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
   /** One user's claim of a card, alone (claim_slot); what a batch's RETRY and a failed batch fall back on. */
   async function claimAlone(cardId: string, userId: string): Promise<ClaimResult> {
     const [row] = await execute(sql`select outcome, redemption_id, redemption_count from gift_cards.claim_slot(${cardId}::uuid, ${userId}, ${deps.leaseMs})`);
-    return {
-      outcome: String(row?.outcome),
-      redemptionId: (row?.redemption_id as string | null) ?? null,
-      redemptionCount: (row?.redemption_count as number | null) ?? null,
-    };
+    return claimResultOf(row);
   }
 
   /** The claims of one card in one statement (claim_slots), each answered in its place. */
@@ -190,11 +195,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         if (!row || Number(row.ord) !== index + 1) throw new Error(`claim_slots answered out of order at ${index + 1}`);
         // Left without a slot while other claims hold the last ones: claim_slot waits for them.
         if (row.outcome === 'RETRY') return claimAlone(cardId, userId);
-        return {
-          outcome: String(row.outcome),
-          redemptionId: (row.redemption_id as string | null) ?? null,
-          redemptionCount: (row.redemption_count as number | null) ?? null,
-        };
+        return claimResultOf(row);
       }),
     );
   }
