@@ -11,6 +11,7 @@ import {
   GiftCardExpiredError,
   GiftCardNotFoundError,
   GiftCardUsedUpError,
+  type Histogram,
   isRetryableTransactionError,
   type Logger,
   RateLimitedError,
@@ -83,7 +84,12 @@ export interface RedemptionDeps {
    * after the lease; the relay still covers a claim whose process died.
    */
   readonly quickRetryDelaysMs?: readonly number[];
-  readonly metrics?: { readonly claims: Counter<'outcome'>; readonly deliveries: Counter<'result'> };
+  readonly metrics?: {
+    readonly claims: Counter<'outcome'>;
+    readonly deliveries: Counter<'result'>;
+    readonly claimBatchSize?: Histogram;
+    readonly claimsAlone?: Counter<'reason'>;
+  };
 }
 
 /**
@@ -175,6 +181,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
 
   /** The claims of one card in one statement (claim_slots), each answered in its place. */
   async function claimTogether(cardId: string, userIds: readonly string[]): Promise<ClaimResult[]> {
+    deps.metrics?.claimBatchSize?.observe(userIds.length);
     let rows: Record<string, unknown>[];
     try {
       rows = await execute(
@@ -187,6 +194,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       // would be for a claim of its own.
       if (!isRetryableTransactionError(error)) throw error;
       logger.warn({ err: error, cardId, claims: userIds.length }, 'a batch of claims was rolled back; each is made alone');
+      deps.metrics?.claimsAlone?.inc({ reason: 'rolled_back' }, userIds.length);
       return Promise.all(userIds.map((userId) => claimAlone(cardId, userId)));
     }
     return Promise.all(
@@ -194,7 +202,10 @@ export function createRedemptionService(deps: RedemptionDeps) {
         const row = rows[index];
         if (!row || Number(row.ord) !== index + 1) throw new Error(`claim_slots answered out of order at ${index + 1}`);
         // Left without a slot while other claims hold the last ones: claim_slot waits for them.
-        if (row.outcome === 'RETRY') return claimAlone(cardId, userId);
+        if (row.outcome === 'RETRY') {
+          deps.metrics?.claimsAlone?.inc({ reason: 'held' });
+          return claimAlone(cardId, userId);
+        }
         return claimResultOf(row);
       }),
     );

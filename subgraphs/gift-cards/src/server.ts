@@ -9,6 +9,7 @@ import {
   createSubgraphApp,
   createTokenVerifier,
   Gauge,
+  Histogram,
   type Logger,
   remoteKeySet,
   type SubgraphApp,
@@ -54,6 +55,18 @@ export async function createServer({
     labelNames: ['result'],
     registers: [metrics.registry],
   });
+  const claimBatchSize = new Histogram({
+    name: 'giftcard_claim_batch_size',
+    help: 'Claims of one card sent together in one claim_slots statement',
+    buckets: [1, 2, 5, 10, 20, 50],
+    registers: [metrics.registry],
+  });
+  const claimsAlone = new Counter({
+    name: 'giftcard_claims_alone_total',
+    help: "Claims of a batch made again alone through claim_slot: held (a sharded card's last shards held by other claims) or rolled_back (the batch rolled back by a deadlock or serialization failure)",
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
   const database = connectDatabase(config.databaseUrl, schema, {
     applicationName: 'giftpay-gift-cards',
     maxConnections: config.dbPoolMax,
@@ -68,7 +81,7 @@ export async function createServer({
     logger,
     leaseMs: config.relay.leaseMs,
     limits: config.failedActivations,
-    metrics: { claims, deliveries },
+    metrics: { claims, deliveries, claimBatchSize, claimsAlone },
     batchSize: config.relay.batchSize,
     quickRetryDelaysMs: config.relay.quickRetryDelaysMs,
   });

@@ -4,6 +4,7 @@
 // them). Those claims must all be refused, leave no redemption behind, and the count must
 // stay at the claims made before. And a batch PostgreSQL rolls back is made claim by claim.
 
+import { type Listening, listen } from '@giftpay/common';
 import {
   claimsWaitingOnALock,
   createTestDatabase,
@@ -22,6 +23,7 @@ import type { GiftCardsServer } from '../src/server.ts';
 let database: TestDatabase;
 let rig: WalletBehindLink;
 let giftCards: GiftCardsServer;
+let giftCardsListening: Listening;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -29,9 +31,18 @@ beforeAll(async () => {
   // Room in the pool for every claim of the burst to wait inside claim_slot at once, and a
   // lock wait longer than a loaded machine needs to line them all up.
   giftCards = await rig.startGiftCards({ DB_POOL_MAX: '30', DB_LOCK_TIMEOUT_MS: '60000' });
+  giftCardsListening = await listen(giftCards.server, 0, '127.0.0.1');
 });
 
+/** A sample of a gift-cards server's /metrics (by its name and, optionally, one of its labels), 0 when absent. */
+async function metric(name: string, label = '', url = giftCardsListening.url): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((row) => (row.startsWith(`${name}{`) || row.startsWith(`${name} `)) && row.includes(label));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
 afterAll(async () => {
+  await giftCardsListening?.close();
   await giftCards?.close();
   await rig?.close();
 });
@@ -136,9 +147,14 @@ describe('claims in batches', () => {
         for each row execute function gift_cards.test_deadlock_in_batches();`);
     try {
       const users = [unlucky, ...others];
+      const rolledBackBefore = await metric('giftcard_claims_alone_total', 'reason="rolled_back"');
+      const batchesBefore = await metric('giftcard_claim_batch_size_count');
       const activations = await Promise.all(users.map((user) => giftCards.redemptions.activate(user, card.code)));
       expect(activations.map((activation) => activation.redemption.userId)).toEqual(users);
       await expectOnlyEarlyClaims(card, users, [], 25n);
+      // The batch that named `unlucky` (at least it) was made again claim by claim, and counted.
+      expect(await metric('giftcard_claims_alone_total', 'reason="rolled_back"')).toBeGreaterThan(rolledBackBefore);
+      expect(await metric('giftcard_claim_batch_size_count')).toBeGreaterThan(batchesBefore);
     } finally {
       await database.sql.unsafe('drop trigger test_deadlock_in_batches on gift_cards.redemptions; drop function gift_cards.test_deadlock_in_batches()');
     }
@@ -177,5 +193,51 @@ describe('claims of different cards', () => {
       expect(other.redemption.status).toBe('CREDITED');
     });
     expect(await outcomes).toEqual(waiting.map(() => null));
+  });
+});
+
+describe('a batch left without a slot while other claims hold the last shards', () => {
+  it('claims those users alone through claim_slot (counted as held), which waits for the shards, and every user gets a slot', async () => {
+    const sharded = await rig.startGiftCards({ DB_POOL_MAX: '20', DB_LOCK_TIMEOUT_MS: '60000', GIFT_CARD_SLOT_SHARDS: '2' });
+    const shardedListening = await listen(sharded.server, 0, '127.0.0.1');
+    const heldCount = () => metric('giftcard_claims_alone_total', 'reason="held"', shardedListening.url);
+    const cardRow = await database.sql.reserve();
+    const lastShard = await database.sql.reserve();
+    try {
+      // Five slots over two shards: 3 in shard 0, 2 in shard 1.
+      const [issued] = await sharded.cards.issue({ value: { minor: 55n, currencyCode: 'IRR' }, count: 1, usageLimit: 5, issuedBy: 'claim-slot-test' });
+      const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+      const users = Array.from({ length: 5 }, () => testUserId('held-shard'));
+      // The card's row held: the first two claims' batches wait on it (a sharded claim shares it); shard 1 held for longer.
+      await cardRow`begin`;
+      await cardRow`select id from gift_cards.gift_cards where id = ${card.id} for update`;
+      await lastShard`begin`;
+      await lastShard`select shard from gift_cards.card_slot_shards where card_id = ${card.id} and shard = 1 for update`;
+      const answers: Promise<unknown>[] = [];
+      for (const user of users.slice(0, 2)) {
+        answers.push(sharded.redemptions.activate(user, card.code));
+        await waitUntil('a batch on its way', async () => (await claimsWaitingOnALock(database.sql)) === answers.length || null);
+      }
+      // Two batches of the card on their way: the other three gather into one.
+      for (const user of users.slice(2)) answers.push(sharded.redemptions.activate(user, card.code));
+      await waitUntil('five claims underway', async () => sharded.redemptions.claimsUnderway() === 5 || null);
+      const heldBefore = await heldCount();
+      await cardRow`commit`;
+      // Shard 0's three slots go to the batches; the big batch's users left over answer RETRY
+      // and are claimed alone, waiting on shard 1.
+      await waitUntil('a claim alone waiting on the held shard', async () => (await heldCount()) > heldBefore || null);
+      await lastShard`commit`;
+      const activations = (await Promise.all(answers)) as { redemption: { status: string } }[];
+      expect(activations.map((activation) => activation.redemption.status)).toEqual(users.map(() => 'CREDITED'));
+      expect(await ledgerCreditsOf(database.sql, users)).toMatchObject({ credits: 5, total: 275n, owners: 5, mostPerOwner: 1 });
+      expect((await sharded.cards.findById(card.id))?.redemptionCount).toBe(5);
+    } finally {
+      await cardRow`rollback`.catch(() => {});
+      await lastShard`rollback`.catch(() => {});
+      cardRow.release();
+      lastShard.release();
+      await shardedListening.close();
+      await sharded.close();
+    }
   });
 });
