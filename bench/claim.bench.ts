@@ -1,7 +1,10 @@
 // `pnpm bench:claim`: the hot-row choice, measured at the database. USERS claims race for
-// SLOTS slots of one card over a pool of CONNECTIONS, two ways:
+// SLOTS slots of one card (its own row, K = 1) over a pool of CONNECTIONS, four ways:
 //   statement:   `select gift_cards.claim_slot(...)`, one statement; the card's row is locked
-//                from its UPDATE to the commit, all inside PostgreSQL (what GiftPay does);
+//                from its UPDATE to the commit, all inside PostgreSQL;
+//   statements in batches: the claims gathered as gift-cards gathers them (natural batching,
+//                two batches on their way, 50 at most) and sent as `gift_cards.claim_slots`,
+//                one statement and one commit a batch (what GiftPay does);
 //   transaction: BEGIN; INSERT redemption; UPDATE card; COMMIT from the client, so the lock
 //                is also held across the client's round trip between UPDATE and COMMIT;
 //   transaction, 2 ms pause: the same with the client 2 ms late to commit, as a saturated
@@ -12,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Batcher, createBatcher } from '@giftpay/common/batching';
 import { applyMigrations } from '@giftpay/common/db';
 import { freePort, startEmbeddedPostgres } from '@giftpay/embedded-db';
 import { GIFT_CARDS_MIGRATIONS } from '@giftpay/gift-cards/migrate';
@@ -37,6 +41,24 @@ async function newCard(): Promise<string> {
 async function viaStatement(cardId: string, userId: string): Promise<boolean> {
   const [row] = await sql`select outcome from gift_cards.claim_slot(${cardId}::uuid, ${userId}, 30000)`;
   return row?.outcome === 'CLAIMED';
+}
+
+/** Each card's claims batched as gift-cards batches them (redemption.service.ts). */
+const batchers = new Map<string, Batcher<string, boolean>>();
+function viaBatches(cardId: string, userId: string): Promise<boolean> {
+  let batcher = batchers.get(cardId);
+  if (!batcher) {
+    batcher = createBatcher<string, boolean>(
+      async (userIds) => {
+        const rows = await sql<{ outcome: string }[]>`
+          select ord, outcome from gift_cards.claim_slots(${cardId}::uuid, ${userIds as string[]}::text[], 30000)`;
+        return Promise.all(userIds.map((user, index) => (rows[index]?.outcome === 'RETRY' ? viaStatement(cardId, user) : rows[index]?.outcome === 'CLAIMED')));
+      },
+      { maxBatchSize: 50, maxInFlight: 2 },
+    );
+    batchers.set(cardId, batcher);
+  }
+  return batcher.load(userId);
 }
 
 async function viaTransaction(cardId: string, userId: string, clientPauseMs = 0): Promise<boolean> {
@@ -98,6 +120,7 @@ try {
   const results = [];
   for (let round = 0; round < 2; round += 1) {
     results.push(await run('statement', viaStatement));
+    results.push(await run('statements in batches', viaBatches));
     results.push(await run('transaction', viaTransaction));
     results.push(await run('transaction, 2 ms pause', (cardId, userId) => viaTransaction(cardId, userId, 2)));
   }
