@@ -44,6 +44,19 @@ export async function claimAllAtOnce(sql: postgres.Sql, cardId: string, userIds:
   );
 }
 
+export interface ClaimSlotsRow {
+  readonly ord: number;
+  readonly outcome: string;
+  readonly redemption_count: number | null;
+}
+
+/** One call of `gift_cards.claim_slots` for a batch of users: its rows, one per place (RETRY left as it is). */
+export async function claimSlotsOnce(sql: postgres.Sql, cardId: string, userIds: readonly string[]): Promise<ClaimSlotsRow[]> {
+  return [
+    ...(await sql<ClaimSlotsRow[]>`select ord, outcome, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${userIds as string[]}::text[], 30000)`),
+  ];
+}
+
 /**
  * Sends `gift_cards.claim_slots` for the users in batches of `batchSize` (in the users'
  * order), every batch at once over `sql`, as gift-cards sends a batch; a user answered RETRY
@@ -55,8 +68,7 @@ export async function claimInBatchesAtOnce(sql: postgres.Sql, cardId: string, us
   for (let start = 0; start < userIds.length; start += batchSize) batches.push(userIds.slice(start, start + batchSize));
   const answered = await Promise.all(
     batches.map(async (batch) => {
-      const rows = await sql<{ ord: number; outcome: string; redemption_count: number | null }[]>`
-        select ord, outcome, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${batch}::text[], 30000)`;
+      const rows = await claimSlotsOnce(sql, cardId, batch);
       if (rows.map((row) => row.ord).join() !== batch.map((_, index) => index + 1).join())
         throw new Error(`claim_slots answered ${rows.length} rows out of order`);
       return Promise.all(

@@ -47,7 +47,8 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
       ...(requestId ? { requestId } : {}),
       body,
     });
-  const batchUrl = `${options.walletUrl}/internal/credit-batches`;
+  const batchPath = '/internal/credit-batches';
+  const batchUrl = `${options.walletUrl}${batchPath}`;
   // Credits that arrive while others are on their way leave together, in one call and one
   // transaction at the wallet; each is answered (or refused) as the single route would.
   // Each credit carries the id and the trace of the request it belongs to, so the wallet's log
@@ -56,7 +57,7 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   const credits = createBatcher<WalletCredit & { readonly requestId?: string; readonly traceparent?: string }, CreditAnswer>(async (batch) => {
     const requestId = batch.find((credit) => credit.requestId)?.requestId;
     const answer = await call<{ results: { status: number; body: unknown }[] }>(
-      '/internal/credit-batches',
+      batchPath,
       {
         credits: batch.map((credit) => ({
           ownerId: credit.ownerId,

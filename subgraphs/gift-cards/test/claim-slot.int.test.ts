@@ -11,6 +11,7 @@ import {
   errorCodeOf,
   ledgerCreditsOf,
   outboxRowsOf,
+  seriesValue,
   startWalletBehindLink,
   type TestDatabase,
   testUserId,
@@ -34,11 +35,9 @@ beforeAll(async () => {
   giftCardsListening = await listen(giftCards.server, 0, '127.0.0.1');
 });
 
-/** A sample of a gift-cards server's /metrics (by its name and, optionally, one of its labels), 0 when absent. */
-async function metric(name: string, label = '', url = giftCardsListening.url): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((row) => (row.startsWith(`${name}{`) || row.startsWith(`${name} `)) && row.includes(label));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+/** A sample of a gift-cards server's /metrics (by its name and labels), 0 when absent. */
+async function metric(name: string, labels: Record<string, string> = {}, url = giftCardsListening.url): Promise<number> {
+  return seriesValue(await (await fetch(`${url}/metrics`)).text(), name, labels) ?? 0;
 }
 
 afterAll(async () => {
@@ -147,13 +146,13 @@ describe('claims in batches', () => {
         for each row execute function gift_cards.test_deadlock_in_batches();`);
     try {
       const users = [unlucky, ...others];
-      const rolledBackBefore = await metric('giftcard_claims_alone_total', 'reason="rolled_back"');
+      const rolledBackBefore = await metric('giftcard_claims_alone_total', { reason: 'rolled_back' });
       const batchesBefore = await metric('giftcard_claim_batch_size_count');
       const activations = await Promise.all(users.map((user) => giftCards.redemptions.activate(user, card.code)));
       expect(activations.map((activation) => activation.redemption.userId)).toEqual(users);
       await expectOnlyEarlyClaims(card, users, [], 25n);
       // The batch that named `unlucky` (at least it) was made again claim by claim, and counted.
-      expect(await metric('giftcard_claims_alone_total', 'reason="rolled_back"')).toBeGreaterThan(rolledBackBefore);
+      expect(await metric('giftcard_claims_alone_total', { reason: 'rolled_back' })).toBeGreaterThan(rolledBackBefore);
       expect(await metric('giftcard_claim_batch_size_count')).toBeGreaterThan(batchesBefore);
     } finally {
       await database.sql.unsafe('drop trigger test_deadlock_in_batches on gift_cards.redemptions; drop function gift_cards.test_deadlock_in_batches()');
@@ -200,7 +199,7 @@ describe('a batch left without a slot while other claims hold the last shards', 
   it('claims those users alone through claim_slot (counted as held), which waits for the shards, and every user gets a slot', async () => {
     const sharded = await rig.startGiftCards({ DB_POOL_MAX: '20', DB_LOCK_TIMEOUT_MS: '60000', GIFT_CARD_SLOT_SHARDS: '2' });
     const shardedListening = await listen(sharded.server, 0, '127.0.0.1');
-    const heldCount = () => metric('giftcard_claims_alone_total', 'reason="held"', shardedListening.url);
+    const heldCount = () => metric('giftcard_claims_alone_total', { reason: 'held' }, shardedListening.url);
     const cardRow = await database.sql.reserve();
     const lastShard = await database.sql.reserve();
     try {

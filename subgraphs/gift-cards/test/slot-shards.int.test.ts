@@ -11,9 +11,11 @@ import { type Listening, listen } from '@giftpay/common';
 import { applyMigrations } from '@giftpay/common/db';
 import {
   type ClaimAnswer,
+  type ClaimSlotsRow,
   type ClaimWay,
   claimAllAtOnce,
   claimInBatchesAtOnce,
+  claimSlotsOnce,
   claimsWaitingOnALock,
   createEmptyDatabase,
   createTestDatabase,
@@ -211,19 +213,8 @@ describe.each(WAYS.flatMap((way) => [1, 4, 16].map((shards) => ({ ...way, shards
   },
 );
 
-interface ClaimSlotsRow {
-  readonly ord: number;
-  readonly outcome: string;
-  readonly redemption_count: number | null;
-}
-
 /** claim_slots sent straight, one batch: its rows, one per place. */
-async function claimSlots(cardId: string, users: readonly string[]): Promise<ClaimSlotsRow[]> {
-  return [
-    ...(await pool<ClaimSlotsRow[]>`
-    select ord, outcome, redemption_count from gift_cards.claim_slots(${cardId}::uuid, ${users as string[]}::text[], 30000)`),
-  ];
-}
+const claimSlots = (cardId: string, users: readonly string[]) => claimSlotsOnce(pool, cardId, users);
 
 describe.each([1, 4])('claim_slots, a batch of users in one statement, %i slot shard(s)', (shards) => {
   it('answers every place in the batch’s order: the first newcomers take the slots left, a repeat and an earlier winner hear ALREADY_REDEEMED, the rest USED_UP', async () => {
