@@ -1,7 +1,19 @@
 // The gateway's configuration, parsed once from the environment.
 
 import { fileURLToPath } from 'node:url';
-import { type CommonConfig, type Env, envBoolean, envInt, envList, envString, envUrl, loadCommonConfig, MAX_PAGE_SIZE, withSecretFiles } from '@giftpay/common';
+import {
+  type CommonConfig,
+  type Env,
+  envBoolean,
+  envInt,
+  envList,
+  envString,
+  envUrl,
+  gatewayTokenSetting,
+  loadCommonConfig,
+  MAX_PAGE_SIZE,
+  withSecretFiles,
+} from '@giftpay/common';
 import type { OperationLimits } from './operation-limits.ts';
 
 export interface GatewayConfig extends CommonConfig {
@@ -24,10 +36,15 @@ export interface GatewayConfig extends CommonConfig {
   readonly hideSuggestions: boolean;
   /** Serve the GraphiQL IDE, bundled from npm (no CDN), at GET /graphiql. */
   readonly graphiql: boolean;
+  /**
+   * GATEWAY_TOKEN, presented to every subgraph with the caller this gateway verified, so that
+   * none checks the token's signature again (gateway-identity.ts); null forwards the token alone.
+   */
+  readonly gatewayToken: string | null;
 }
 
 export function loadConfig(environment: Env): GatewayConfig {
-  // The gateway holds no secret of its own; METRICS_TOKEN may come from METRICS_TOKEN_FILE.
+  // The gateway's secrets, METRICS_TOKEN and GATEWAY_TOKEN, may come from their *_FILE variables.
   const env = withSecretFiles(environment, []);
   const common = loadCommonConfig(env);
   const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
@@ -60,5 +77,6 @@ export function loadConfig(environment: Env): GatewayConfig {
       : null,
     hideSuggestions: envBoolean(env, 'HIDE_SUGGESTIONS', common.mode === 'production'),
     graphiql: envBoolean(env, 'GRAPHIQL_ENABLED', common.mode !== 'production'),
+    gatewayToken: gatewayTokenSetting(env, common),
   });
 }

@@ -15,7 +15,9 @@ import {
   createLogger,
   createMetrics,
   createTokenVerifier,
+  encodePrincipal,
   errorLoggingPlugin,
+  GATEWAY_TOKEN_HEADER,
   Histogram,
   type HttpAnswer,
   HttpTimeoutError,
@@ -23,6 +25,7 @@ import {
   injectTraceContext,
   type Logger,
   metricsPlugin,
+  PRINCIPAL_HEADER,
   type Principal,
   type RemoteKeySet,
   remoteKeySet,
@@ -141,8 +144,14 @@ export async function createServer({
           return response;
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest({ request, context }) {
-          // The gateway checked the token; each subgraph checks it again and enforces its own rules.
+          // The token goes on as it came: a subgraph without GATEWAY_TOKEN verifies it itself.
           if (context.token) request.http?.headers.set('authorization', `Bearer ${context.token}`);
+          // With the credential, the caller this gateway verified, which the subgraph believes
+          // instead of checking the signature again; it still enforces its own rules.
+          if (config.gatewayToken) {
+            request.http?.headers.set(GATEWAY_TOKEN_HEADER, config.gatewayToken);
+            if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, encodePrincipal(context.principal));
+          }
           if (context.requestId) request.http?.headers.set('x-request-id', context.requestId);
           // The active span is the gateway's fetch span for this subgraph: the subgraph's span nests under it.
           for (const [name, value] of Object.entries(injectTraceContext({}))) request.http?.headers.set(name, value);

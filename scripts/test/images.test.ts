@@ -123,7 +123,15 @@ describe('docker-compose.yml', () => {
   it('hands every secret over as a file under /run/secrets, never as a value in the environment', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       const environment = service.environment ?? {};
-      for (const secret of ['DATABASE_URL', 'JWT_PRIVATE_KEY', 'INTERNAL_API_TOKEN', 'GIFT_CARD_CODE_KEY', 'BOOTSTRAP_ADMIN_PASSWORD', 'POSTGRES_PASSWORD']) {
+      for (const secret of [
+        'DATABASE_URL',
+        'JWT_PRIVATE_KEY',
+        'INTERNAL_API_TOKEN',
+        'GIFT_CARD_CODE_KEY',
+        'GATEWAY_TOKEN',
+        'BOOTSTRAP_ADMIN_PASSWORD',
+        'POSTGRES_PASSWORD',
+      ]) {
         expect(environment[secret], `${name} ${secret}`).toBeUndefined();
       }
       for (const [variable, value] of Object.entries(environment).filter(([key]) => key.endsWith('_FILE'))) {

@@ -8,6 +8,7 @@ export * from './config.ts';
 export * from './database-errors.ts';
 export * from './dev-secrets.ts';
 export * from './errors.ts';
+export * from './gateway-identity.ts';
 export * from './http.ts';
 export * from './http-client.ts';
 export * from './logger.ts';

@@ -1,6 +1,6 @@
 // The server bootstrap every subgraph shares: buildSubgraphSchema from the subgraph's own
-// SDL with @auth enforced, Apollo Server with errors masked, the caller's token verified
-// again here, and the HTTP edge from http.ts.
+// SDL with @auth enforced, Apollo Server with errors masked, the caller taken from the gateway
+// (next to its credential) or its token verified here, and the HTTP edge from http.ts.
 
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
@@ -11,6 +11,7 @@ import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { enforceAuthDirectives } from './authorization.ts';
 import type { RuntimeMode } from './config.ts';
 import { createErrorFormatter, errorLoggingPlugin } from './errors.ts';
+import { cameThroughGateway, decodePrincipal, GATEWAY_TOKEN_HEADER, PRINCIPAL_HEADER } from './gateway-identity.ts';
 import { createHttpApp, type HttpLimits, type JsonRoute, type RequestInfo } from './http.ts';
 import type { Logger } from './logger.ts';
 import { metricsPlugin, type ServiceMetrics } from './metrics.ts';
@@ -32,6 +33,11 @@ export interface SubgraphAppOptions {
   // biome-ignore lint/suspicious/noExplicitAny: resolver maps are typed per subgraph
   readonly resolvers: GraphQLResolverMap<any>;
   readonly verifier: TokenVerifier;
+  /**
+   * GATEWAY_TOKEN: a request carrying it is the gateway's, and its caller is the one the gateway
+   * verified (gateway-identity.ts). Null: every request's bearer token is verified here.
+   */
+  readonly gatewayToken: string | null;
   readonly logger: Logger;
   readonly mode: RuntimeMode;
   readonly ready: () => Promise<boolean>;
@@ -86,8 +92,13 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     async context(request: RequestInfo) {
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
-      const principal = token ? await options.verifier.verify(token) : null;
-      const forwarded = request.headers[CLIENT_ADDRESS_HEADER];
+      const viaGateway = cameThroughGateway(request.headers[GATEWAY_TOKEN_HEADER], options.gatewayToken);
+      // Through the gateway, the caller is the one it verified (it answered 401 to a bad token
+      // before calling any subgraph); from anywhere else, the token is verified here.
+      const principal = viaGateway ? decodePrincipal(request.headers[PRINCIPAL_HEADER]) : token ? await options.verifier.verify(token) : null;
+      // The gateway's client address is believed from the gateway; a subgraph with no
+      // credential to tell the gateway apart believes it from anyone, as before GATEWAY_TOKEN.
+      const forwarded = viaGateway || options.gatewayToken === null ? request.headers[CLIENT_ADDRESS_HEADER] : undefined;
       const clientAddress = (typeof forwarded === 'string' && forwarded !== '' ? forwarded : request.remoteAddress) || null;
       return { requestId: request.requestId, principal, token, clientAddress, logger: logger.child({ requestId: request.requestId }) };
     },

@@ -78,6 +78,7 @@ export function testEnv(databaseUrl: string, overrides: Env = {}): Record<string
     DB_POOL_MAX: '4',
     JWT_PRIVATE_KEY: generateSigningKeyPem('EdDSA'),
     INTERNAL_API_TOKEN: randomBytes(32).toString('base64url'),
+    GATEWAY_TOKEN: randomBytes(32).toString('base64url'),
     GIFT_CARD_CODE_KEY: randomBytes(32).toString('base64url'),
     // The cheapest argon2id the config accepts: tests sign up hundreds of users.
     PASSWORD_HASH_MEMORY_KIB: '1024',

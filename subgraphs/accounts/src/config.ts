@@ -10,6 +10,7 @@ import {
   envOptional,
   envRequired,
   envUrl,
+  gatewayTokenSetting,
   loadCommonConfig,
   loadOrCreateDevSecret,
   withSecretFiles,
@@ -31,6 +32,8 @@ export interface AccountsConfig extends CommonConfig {
   readonly tokenTtlSeconds: number;
   readonly passwordHash: { readonly memoryKiB: number; readonly iterations: number };
   readonly internalApiToken: string;
+  /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
+  readonly gatewayToken: string | null;
   /** Verify callers' tokens against this key set (another OIDC provider) instead of accounts' own key. */
   readonly jwksUrl: string | null;
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
@@ -88,6 +91,7 @@ export function loadConfig(environment: Env): AccountsConfig {
       iterations: envInt(env, 'PASSWORD_HASH_ITERATIONS', 2, { min: 1, max: 10 }),
     }),
     internalApiToken,
+    gatewayToken: gatewayTokenSetting(env, common),
     jwksUrl: envOptional(env, 'JWKS_URL') ? envUrl(env, 'JWKS_URL', '') : null,
     failedLogins: Object.freeze({
       perUsername: { max: envInt(env, 'FAILED_LOGINS_PER_USERNAME', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },

@@ -94,6 +94,7 @@ export async function createServer({
     // Tokens are verified against this service's own keys, without a network round trip,
     // unless JWKS_URL names another provider's key set, as it does for the other services.
     verifier: createTokenVerifier(config.jwksUrl ? remoteKeySet(config.jwksUrl) : localKeySet(signer.jwks), config.jwt),
+    gatewayToken: config.gatewayToken,
     logger,
     mode: config.mode,
     routes,

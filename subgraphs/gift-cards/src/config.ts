@@ -11,6 +11,7 @@ import {
   envRequired,
   envString,
   envUrl,
+  gatewayTokenSetting,
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
@@ -31,6 +32,8 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly walletUrl: string;
   readonly jwksUrl: string;
   readonly internalApiToken: string;
+  /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
+  readonly gatewayToken: string | null;
   readonly codeKey: string;
   readonly walletCreditTimeoutMs: number;
   readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number; readonly quickRetryDelaysMs: readonly number[] };
@@ -66,6 +69,7 @@ export function loadConfig(environment: Env): GiftCardsConfig {
     walletUrl: envUrl(env, 'WALLET_URL', 'http://localhost:4002'),
     jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
     internalApiToken: secret('INTERNAL_API_TOKEN', 'internal-api-token'),
+    gatewayToken: gatewayTokenSetting(env, common),
     codeKey: secret('GIFT_CARD_CODE_KEY', 'gift-card-code-key'),
     walletCreditTimeoutMs: envInt(env, 'WALLET_CREDIT_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
     failedActivations: Object.freeze({

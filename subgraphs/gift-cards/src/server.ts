@@ -112,6 +112,7 @@ export async function createServer({
     typeDefs,
     resolvers: createResolvers(cards, redemptions),
     verifier: createTokenVerifier(signingKeys, config.jwt),
+    gatewayToken: config.gatewayToken,
     logger,
     mode: config.mode,
     ready: async () => {

@@ -10,6 +10,7 @@ import {
   envRequired,
   envString,
   envUrl,
+  gatewayTokenSetting,
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
@@ -25,6 +26,8 @@ export interface WalletConfig extends CommonConfig {
   readonly accountsUrl: string;
   readonly jwksUrl: string;
   readonly internalApiToken: string;
+  /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
+  readonly gatewayToken: string | null;
   readonly serviceCallTimeoutMs: number;
   /** How long the metrics reuse one ledger report (a full read of the ledger), in ms; 0 reads it at every scrape. */
   readonly ledgerReportCacheMs: number;
@@ -53,6 +56,7 @@ export function loadConfig(environment: Env): WalletConfig {
     accountsUrl,
     jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
     internalApiToken,
+    gatewayToken: gatewayTokenSetting(env, common),
     serviceCallTimeoutMs: envInt(env, 'SERVICE_CALL_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
     ledgerReportCacheMs: envInt(env, 'LEDGER_REPORT_CACHE_MS', 60_000, { min: 0, max: 3_600_000 }),
   });

@@ -119,6 +119,7 @@ export async function createServer({
     typeDefs,
     resolvers: createResolvers(ledger),
     verifier: createTokenVerifier(signingKeys, config.jwt),
+    gatewayToken: config.gatewayToken,
     logger,
     mode: config.mode,
     routes: [
