@@ -11,7 +11,7 @@ import { defineConfig } from 'vitest/config';
 process.env.NODE_COMPILE_CACHE ??= join(import.meta.dirname, 'node_modules', '.cache', 'node-compile-cache');
 
 const globalSetup = ['packages/testing/src/global-setup.ts'];
-const roots = ['gateway', 'subgraphs/*', 'packages/*', 'examples/*', 'scripts'].map((root) => `${root}/test/**`);
+const roots = ['gateway', 'subgraphs/*', 'packages/*', 'examples/*', 'scripts', 'bench'].map((root) => `${root}/test/**`);
 
 export default defineConfig({
   test: {

@@ -111,6 +111,27 @@ export function perRequest(cpuMs: Readonly<Record<string, number>>, requests: nu
   return per;
 }
 
+/** The processes that run their JavaScript on one thread (PostgreSQL has a process a connection). */
+const ONE_THREAD_PROCESSES = ['gateway', 'hive-gateway', 'gift-cards', 'wallet', 'accounts', 'client'] as const;
+
+/**
+ * The busiest of the one-thread processes over a burst, in cores: its CPU time over the
+ * burst's time (its CPU a request times the requests a second). Near 1, that process sets
+ * the path's pace, whatever the others could still do. Its garbage collector's helper threads
+ * count too, so it can pass 1 a little. Null when no such process took part.
+ */
+export function busiestProcess(row: Pick<PathFigures, 'cpuMsPerRequest' | 'requests' | 'seconds'>): { name: string; cores: number } | null {
+  let busiest: { name: string; cores: number } | null = null;
+  if (row.seconds <= 0) return null;
+  for (const name of ONE_THREAD_PROCESSES) {
+    const perRequest = row.cpuMsPerRequest[name];
+    if (perRequest === undefined) continue;
+    const cores = (perRequest * row.requests) / (row.seconds * 1000);
+    if (!busiest || cores > busiest.cores) busiest = { name, cores };
+  }
+  return busiest && { name: busiest.name, cores: round(busiest.cores, 2) };
+}
+
 export function round(value: number, digits = 1): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;

@@ -1,7 +1,7 @@
 // The bench's report: latest.json (every figure), a Markdown page with each peer figure as a
 // ratio to GiftPay's gateway, and an SVG chart of throughput and latency, drawn by hand.
 
-import { PATH_LABELS, type PathFigures, type PathId, SCENARIO_LABELS, type ScenarioId } from './figures.ts';
+import { busiestProcess, PATH_LABELS, type PathFigures, type PathId, SCENARIO_LABELS, type ScenarioId } from './figures.ts';
 
 export interface BenchRun {
   readonly mode: 'full' | 'quick';
@@ -47,6 +47,21 @@ function cell(row: PathFigures, base: PathFigures | undefined, pick: (figures: P
   const value = pick(row);
   if (!base || row === base) return number(value, digits);
   return `${number(value, digits)}${ratio(value, pick(base))}`;
+}
+
+const PROCESS_NAMES: Readonly<Record<string, string>> = { 'hive-gateway': 'Hive Gateway', client: 'load generator' };
+
+/** One sentence naming, for each path, its busiest one-thread process and how many cores it kept busy. */
+export function busiestProcessLine(rows: readonly PathFigures[]): string | null {
+  const parts = rows.flatMap((row) => {
+    const busiest = busiestProcess(row);
+    return busiest ? [`${row.label}: ${PROCESS_NAMES[busiest.name] ?? busiest.name} ${busiest.cores.toFixed(2)}`] : [];
+  });
+  if (parts.length === 0) return null;
+  return (
+    'The busiest one-thread process of each path, in cores kept busy over the burst (its CPU a request × requests a second; ' +
+    `a Node process runs its JavaScript on one core, so near 1.00 it sets the path's pace): ${parts.join('; ')}.`
+  );
 }
 
 function errorsOf(row: PathFigures): string {
@@ -131,6 +146,8 @@ function scenarioSection(run: BenchRun, scenario: ScenarioId): string[] {
     });
     lines.push(`| ${row.label} | ${cells.join(' | ')} |`);
   }
+  const busiest = busiestProcessLine(rows);
+  if (busiest) lines.push('', busiest);
   if (scenario === 'flash') {
     const ceiling = rows.find((row) => row.path === 'database');
     const direct = rows.find((row) => row.path === 'direct');
