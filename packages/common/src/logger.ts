@@ -19,6 +19,9 @@ export function createLogger(service: string, level: string): Logger {
         // The service credential (SERVICE_TOKEN_HEADER), should headers ever be logged.
         'headers["x-giftpay-service-token"]',
         'req.headers["x-giftpay-service-token"]',
+        // The gateway's credential (GATEWAY_TOKEN_HEADER), likewise.
+        'headers["x-giftpay-gateway-token"]',
+        'req.headers["x-giftpay-gateway-token"]',
         '*.password',
         'password',
         '*.token',

@@ -34,6 +34,8 @@ describe('createLogger redacts', () => {
     ["a request's headers", { req: { headers: { authorization: `Bearer ${TOKEN}` } } }],
     ['the service credential in headers', { headers: { 'x-giftpay-service-token': TOKEN } }],
     ["the service credential in a request's headers", { req: { headers: { 'x-giftpay-service-token': TOKEN } } }],
+    ["the gateway's credential in headers", { headers: { 'x-giftpay-gateway-token': TOKEN } }],
+    ["the gateway's credential in a request's headers", { req: { headers: { 'x-giftpay-gateway-token': TOKEN } } }],
     ['a token', { token: TOKEN }],
     ['a token one level down', { auth: { token: TOKEN } }],
     ['a password', { password: PASSWORD }],
