@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from '@giftpay/embedded-db';
 import { cpuSnapshot } from './lib/cpu.ts';
-import { createGraphQLClient, runBurst } from './lib/load.ts';
+import { countBy, createGraphQLClient, runBurst } from './lib/load.ts';
 import { createUsers } from './lib/seed.ts';
 import { startBenchStack } from './lib/stack.ts';
 
@@ -92,7 +92,10 @@ try {
       );
       const after = cpuSnapshot({ gateway: gateway.pid });
       const refused = burst.samples.filter((sample) => sample.outcome === 'GIFT_CARD_USED_UP').length;
-      if (refused !== REQUESTS) throw new Error(`${name}: ${refused} of ${REQUESTS} answered GIFT_CARD_USED_UP`);
+      if (refused !== REQUESTS) {
+        const outcomes = countBy(burst.samples, (sample) => sample.outcome);
+        throw new Error(`${name}: ${refused} of ${REQUESTS} answered GIFT_CARD_USED_UP (${JSON.stringify(outcomes)})`);
+      }
       const ms = ((after.gateway ?? 0) - (before.gateway ?? 0)) / REQUESTS;
       if (round > 0) perRequest[name].push(ms);
       console.log(
