@@ -121,8 +121,8 @@ const ONE_THREAD_PROCESSES = ['gateway', 'hive-gateway', 'gift-cards', 'wallet',
  * count too, so it can pass 1 a little. Null when no such process took part.
  */
 export function busiestProcess(row: Pick<PathFigures, 'cpuMsPerRequest' | 'requests' | 'seconds'>): { name: string; cores: number } | null {
-  let busiest: { name: string; cores: number } | null = null;
   if (row.seconds <= 0) return null;
+  let busiest: { name: string; cores: number } | null = null;
   for (const name of ONE_THREAD_PROCESSES) {
     const perRequest = row.cpuMsPerRequest[name];
     if (perRequest === undefined) continue;

@@ -1,47 +1,24 @@
 // The gateway hands each subgraph the caller it verified, next to GATEWAY_TOKEN, so the
 // subgraph checks no signature again; the bearer token still goes along, so a subgraph that
 // cannot believe the gateway (its credential being rotated) verifies it as before. A client
-// cannot pass its own caller header through the gateway. A recording proxy in front of the
-// wallet subgraph shows what the gateway sent.
+// cannot pass its own caller header through the gateway. A proxy in front of the wallet
+// subgraph (the tests' FaultyProxy, passing everything) shows what the gateway sent.
 
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodePrincipal, encodePrincipal, GATEWAY_TOKEN_HEADER, PRINCIPAL_HEADER } from '@giftpay/common';
-import { createTestDatabase, type ExtraGateway, type Stack, startGateway, startStack } from '@giftpay/testing';
+import { createTestDatabase, type ExtraGateway, type FaultyProxy, type Stack, startFaultyProxy, startGateway, startStack } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
-const received: IncomingHttpHeaders[] = [];
-let proxy: { url: string; close(): Promise<void> };
+let proxy: FaultyProxy;
 const gateways: ExtraGateway[] = [];
 
-/** Forwards every request to `target` as it came, keeping the headers it carried. */
-async function recordingProxy(target: string): Promise<{ url: string; close(): Promise<void> }> {
-  const to = new URL(target);
-  const server = createServer((incoming, outgoing) => {
-    if (incoming.url?.startsWith('/graphql')) received.push(incoming.headers);
-    const onward = httpRequest({ host: to.hostname, port: to.port, path: incoming.url, method: incoming.method, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(outgoing);
-    });
-    onward.on('error', () => outgoing.destroy());
-    incoming.pipe(onward);
-  });
-  await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
-  };
-}
+/** The headers of the GraphQL calls the wallet received through the proxy since its last reset. */
+const received = () => proxy.forwardedRequests.filter((request) => request.path.startsWith('/graphql')).map((request) => request.headers);
 
 beforeAll(async () => {
   const database = await createTestDatabase();
   stack = await startStack({ databaseUrl: database.url });
-  proxy = await recordingProxy(stack.wallet.listening.url);
+  proxy = await startFaultyProxy(stack.wallet.listening.url);
 });
 
 afterAll(async () => {
@@ -75,12 +52,12 @@ describe('the caller the gateway verified', () => {
   it('reaches the subgraph with the gateway credential, and the token still goes along', async () => {
     const gateway = await gatewayOverProxy();
     const user = await stack.signUp();
-    received.length = 0;
+    proxy.reset();
     const result = await ask(gateway, BALANCE, { token: user.token });
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ me: { wallet: { balance: { amount: '0' } } } });
-    expect(received).toHaveLength(1);
-    const [headers] = received;
+    expect(received()).toHaveLength(1);
+    const [headers] = received();
     expect(headers?.[GATEWAY_TOKEN_HEADER]).toBe(stack.env.GATEWAY_TOKEN);
     expect(decodePrincipal(headers?.[PRINCIPAL_HEADER])).toEqual({ userId: user.userId, username: user.username, roles: ['user'] });
     expect(headers?.authorization).toBe(`Bearer ${user.token}`);
@@ -93,10 +70,10 @@ describe('the caller the gateway verified', () => {
       [PRINCIPAL_HEADER]: encodePrincipal({ userId: bob.userId, username: bob.username, roles: ['user', 'admin'] }),
       [GATEWAY_TOKEN_HEADER]: 'x'.repeat(43),
     };
-    received.length = 0;
+    proxy.reset();
     const result = await ask<{ me: { id: string } | null }>(gateway, '{ me { id wallet { balance { amount } } } }', { token: alice.token, headers: forged });
     expect(result.data?.me?.id).toBe(alice.userId);
-    for (const headers of received) {
+    for (const headers of received()) {
       expect(decodePrincipal(headers[PRINCIPAL_HEADER])?.userId).toBe(alice.userId);
       expect(headers[GATEWAY_TOKEN_HEADER]).toBe(stack.env.GATEWAY_TOKEN);
     }
@@ -108,11 +85,11 @@ describe('the caller the gateway verified', () => {
   it('is verified again by a subgraph that holds another credential (a rotation half done), which still serves the request', async () => {
     const gateway = await gatewayOverProxy({ GATEWAY_TOKEN: 'r'.repeat(43) });
     const user = await stack.signUp();
-    received.length = 0;
+    proxy.reset();
     const result = await ask(gateway, BALANCE, { token: user.token });
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ me: { wallet: { balance: { amount: '0' } } } });
-    expect(received[0]?.[GATEWAY_TOKEN_HEADER]).toBe('r'.repeat(43));
+    expect(received()[0]?.[GATEWAY_TOKEN_HEADER]).toBe('r'.repeat(43));
     // The wallet did not believe that gateway: a caller header it sent for someone else changes nothing.
     const other = await stack.signUp();
     const straight = await fetch(`${stack.wallet.listening.url}/graphql`, {

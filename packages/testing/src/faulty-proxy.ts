@@ -44,6 +44,8 @@ export interface FaultyProxy {
   readonly counts: FaultCounts;
   /** The bodies of the requests the service received, in the order they were sent to it. */
   readonly forwardedBodies: readonly string[];
+  /** The path and headers of each of those requests (host, connection and content-length left out, as they are when forwarded). */
+  readonly forwardedRequests: readonly { readonly path: string; readonly headers: Readonly<Record<string, string>> }[];
   /**
    * The bodies of the requests counted under `counter` since the last `reset()`, in arrival
    * order (`received`: every request), once each has been read: a call that carries several
@@ -70,7 +72,7 @@ const ZERO: FaultCounts = { received: 0, forwarded: 0, refused: 0, hung: 0, lost
 export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> {
   let counts: { -readonly [K in keyof FaultCounts]: number } = { ...ZERO };
   /** Every request under each counter it was counted in, with its body (known at once for those forwarded). */
-  let seen: { counter: keyof FaultCounts; body: Promise<string>; text?: string }[] = [];
+  let seen: { counter: keyof FaultCounts; body: Promise<string>; text?: string; path?: string; headers?: Record<string, string> }[] = [];
   let mode: FaultMode = 'pass';
   let plans: { remaining: number; mode: FaultMode }[] = [];
   const open = new Set<ServerResponse>();
@@ -114,7 +116,7 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     body
       .then(async (bytes) => {
         const text = bytes.toString('utf8');
-        seen.push({ counter: 'forwarded', body: Promise.resolve(text), text });
+        seen.push({ counter: 'forwarded', body: Promise.resolve(text), text, path: req.url ?? '/', headers });
         count('forwarded');
         const response = await fetch(`${targetUrl}${req.url ?? '/'}`, {
           method: req.method ?? 'GET',
@@ -180,6 +182,9 @@ export async function startFaultyProxy(targetUrl: string): Promise<FaultyProxy> 
     },
     get forwardedBodies() {
       return seen.flatMap((item) => (item.counter === 'forwarded' ? [item.text as string] : []));
+    },
+    get forwardedRequests() {
+      return seen.flatMap((item) => (item.counter === 'forwarded' ? [{ path: item.path as string, headers: item.headers as Record<string, string> }] : []));
     },
     bodies(counter) {
       return Promise.all(seen.filter((item) => item.counter === counter).map((item) => item.body));
