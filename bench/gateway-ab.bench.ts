@@ -5,12 +5,14 @@
 // with the same settings. Both take bursts of refused activations of one used-up card (the
 // nine in ten of a promotion), A and B alternately, in the order ABBA, each burst with users
 // of its own, and each gateway's CPU a request is read from /proc around its bursts.
-// Settings: BENCH_AB_ROUNDS (20), BENCH_AB_REQUESTS a burst (4,000), BENCH_AB_CONCURRENCY (100).
+// Settings: BENCH_AB_ROUNDS (20), BENCH_AB_REQUESTS a burst (4,000), BENCH_AB_CONCURRENCY (100);
+// BENCH_AB_NODE_ARGS_A and _B give one side's gateway options for node (say a V8 flag, with
+// the same checkout on both sides).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from '@giftpay/embedded-db';
-import { cpuSnapshot } from './lib/cpu.ts';
+import { cpuSnapshot, threadSnapshot } from './lib/cpu.ts';
 import { countBy, createGraphQLClient, runBurst } from './lib/load.ts';
 import { createUsers } from './lib/seed.ts';
 import { startBenchStack } from './lib/stack.ts';
@@ -35,7 +37,8 @@ try {
     ['B', dirB],
   ] as const) {
     const port = await freePort();
-    const child = spawn(process.execPath, ['gateway/src/main.ts'], {
+    const nodeArgs = (process.env[`BENCH_AB_NODE_ARGS_${name}`] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, 'gateway/src/main.ts'], {
       cwd: dir,
       env: {
         ...stack.env,
@@ -76,6 +79,7 @@ try {
   await client.post<Reply>(`${gateways.A.url}/graphql`, ACTIVATE, { code }, users[0]?.token);
   let next = 1;
   const perRequest: Record<'A' | 'B', number[]> = { A: [], B: [] };
+  const mainThread: Record<'A' | 'B', number[]> = { A: [], B: [] };
   // Round 0 warms both up and is not counted.
   for (let round = 0; round <= ROUNDS; round += 1) {
     for (const name of round % 2 === 0 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
@@ -83,6 +87,7 @@ try {
       const first = next;
       next += REQUESTS;
       const before = cpuSnapshot({ gateway: gateway.pid });
+      const threadsBefore = threadSnapshot(gateway.pid);
       const burst = await runBurst(
         REQUESTS,
         CONCURRENCY,
@@ -91,15 +96,20 @@ try {
         (reply) => reply.errors?.[0]?.extensions?.code ?? 'OK',
       );
       const after = cpuSnapshot({ gateway: gateway.pid });
+      const threadsAfter = threadSnapshot(gateway.pid);
       const refused = burst.samples.filter((sample) => sample.outcome === 'GIFT_CARD_USED_UP').length;
       if (refused !== REQUESTS) {
         const outcomes = countBy(burst.samples, (sample) => sample.outcome);
         throw new Error(`${name}: ${refused} of ${REQUESTS} answered GIFT_CARD_USED_UP (${JSON.stringify(outcomes)})`);
       }
       const ms = ((after.gateway ?? 0) - (before.gateway ?? 0)) / REQUESTS;
-      if (round > 0) perRequest[name].push(ms);
+      const mainMs = threadsBefore && threadsAfter ? (threadsAfter.main - threadsBefore.main) / REQUESTS : Number.NaN;
+      if (round > 0) {
+        perRequest[name].push(ms);
+        mainThread[name].push(mainMs);
+      }
       console.log(
-        `${round === 0 ? 'warm-up' : `round ${round}`} ${name}: ${ms.toFixed(3)} ms of gateway CPU a request, ${Math.round(REQUESTS / burst.seconds)} requests/s`,
+        `${round === 0 ? 'warm-up' : `round ${round}`} ${name}: ${ms.toFixed(3)} ms of gateway CPU a request (${mainMs.toFixed(3)} on its main thread), ${Math.round(REQUESTS / burst.seconds)} requests/s`,
       );
     }
   }
@@ -109,7 +119,8 @@ try {
   const spread = Math.sqrt(differences.reduce((sum, d) => sum + (d - mean(differences)) ** 2, 0) / Math.max(1, differences.length - 1));
   console.log(
     `A ${mean(perRequest.A).toFixed(3)} ms, B ${mean(perRequest.B).toFixed(3)} ms a request (B/A ${(mean(perRequest.B) / mean(perRequest.A)).toFixed(3)}); ` +
-      `B - A by round ${mean(differences).toFixed(3)} ± ${(spread / Math.sqrt(differences.length)).toFixed(3)} ms (standard error), B lower in ${differences.filter((d) => d < 0).length} of ${differences.length}`,
+      `B - A by round ${mean(differences).toFixed(3)} ± ${(spread / Math.sqrt(differences.length)).toFixed(3)} ms (standard error), B lower in ${differences.filter((d) => d < 0).length} of ${differences.length}; ` +
+      `main thread A ${mean(mainThread.A).toFixed(3)} ms, B ${mean(mainThread.B).toFixed(3)} ms`,
   );
 } finally {
   for (const child of children) child.kill('SIGTERM');

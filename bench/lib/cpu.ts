@@ -45,24 +45,102 @@ function allStats(): ProcStat[] {
   return stats;
 }
 
-/** CPU milliseconds of each named process tree (the process and every live descendant), read now. */
-export function cpuSnapshot(roots: Readonly<Record<string, number>>): Record<string, number> {
+/** The processes of each named tree (the root and every live descendant), from one listing of /proc. */
+function trees(roots: Readonly<Record<string, number>>): Record<string, ProcStat[]> {
   const stats = allStats();
   const children = new Map<number, ProcStat[]>();
   for (const stat of stats) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);
   const byPid = new Map(stats.map((stat) => [stat.pid, stat]));
-  const snapshot: Record<string, number> = {};
+  const found: Record<string, ProcStat[]> = {};
   for (const [name, pid] of Object.entries(roots)) {
-    let ticks = 0;
+    const members: ProcStat[] = [];
     const queue = byPid.has(pid) ? [byPid.get(pid) as ProcStat] : [];
     while (queue.length > 0) {
       const stat = queue.pop() as ProcStat;
-      ticks += stat.ticks;
+      members.push(stat);
       queue.push(...(children.get(stat.pid) ?? []));
     }
-    snapshot[name] = (ticks * 1000) / TICKS_PER_SECOND;
+    found[name] = members;
+  }
+  return found;
+}
+
+/** CPU milliseconds of each named process tree (the process and every live descendant), read now. */
+export function cpuSnapshot(roots: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(trees(roots)).map(([name, members]) => [name, (members.reduce((sum, stat) => sum + stat.ticks, 0) * 1000) / TICKS_PER_SECOND]),
+  );
+}
+
+/**
+ * CPU milliseconds of the main thread of every process of each named tree, by pid, read now
+ * (see `threadSnapshot`). `mainThreadDelta` turns two of them into each tree's busiest main thread.
+ */
+export function mainThreadSnapshot(roots: Readonly<Record<string, number>>): Record<string, Map<number, number>> {
+  const snapshot: Record<string, Map<number, number>> = {};
+  for (const [name, members] of Object.entries(trees(roots))) {
+    snapshot[name] = new Map(
+      members.flatMap((stat) => {
+        const threads = threadSnapshot(stat.pid);
+        return threads ? [[stat.pid, threads.main] as const] : [];
+      }),
+    );
   }
   return snapshot;
+}
+
+/** For each tree, what the busiest main thread among its processes spent between two snapshots, in milliseconds. */
+export function mainThreadDelta(
+  before: Readonly<Record<string, ReadonlyMap<number, number>>>,
+  after: Readonly<Record<string, ReadonlyMap<number, number>>>,
+): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, threads] of Object.entries(after)) {
+    let busiest = 0;
+    for (const [pid, ms] of threads) busiest = Math.max(busiest, ms - (before[name]?.get(pid) ?? 0));
+    delta[name] = busiest;
+  }
+  return delta;
+}
+
+/** The machine's CPU time from /proc/stat, every process's (ours or not), in milliseconds of all cores together. */
+export function machineSnapshot(): { cores: number; busy: number; total: number } | null {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n');
+  // "cpu  user nice system idle iowait irq softirq steal ...": idle and iowait are the time no core worked.
+  const fields = (lines[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const cores = lines.filter((line) => /^cpu\d+ /.test(line)).length;
+  return { cores, busy: ((total - idle) * 1000) / TICKS_PER_SECOND, total: (total * 1000) / TICKS_PER_SECOND };
+}
+
+/**
+ * CPU milliseconds of one process's threads, read now: `main`, the thread whose id is the
+ * process's (a Node process's JavaScript and event loop), and `other`, every other thread it
+ * has had (the garbage collector's helpers, libuv's pool, where WebCrypto's signature checks
+ * run). Null once the process is gone.
+ */
+export function threadSnapshot(pid: number): { main: number; other: number } | null {
+  // utime + stime (fields 14 and 15): the process's own count every thread, those that ended
+  // included, and none of its children's; the task's count that one thread.
+  const ticks = (path: string) => {
+    const text = readFileSync(path, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  };
+  try {
+    const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+    const own = ticks(`/proc/${pid}/stat`);
+    return { main: (main * 1000) / TICKS_PER_SECOND, other: (Math.max(0, own - main) * 1000) / TICKS_PER_SECOND };
+  } catch {
+    return null;
+  }
 }
 
 /** The children of `pid` whose command name is `comm` (e.g. the postmaster under the stack). */

@@ -1,7 +1,7 @@
 // What one scenario measured on one path, and the CPU it cost each process. Every scenario
 // module returns these; the report and latest.json are made of them.
 
-import { cpuDelta, cpuSnapshot } from './cpu.ts';
+import { cpuDelta, cpuSnapshot, machineSnapshot, mainThreadDelta, mainThreadSnapshot, threadSnapshot } from './cpu.ts';
 import { type Burst, countBy, latencySummary } from './load.ts';
 
 export type ScenarioId = 'flash' | 'walletRead' | 'spend' | 'shards';
@@ -73,6 +73,10 @@ export interface PathFigures {
   readonly errors: Readonly<Record<string, number>>;
   /** CPU milliseconds per request of each process, `all` (every server process) and `client` (the load generator). */
   readonly cpuMsPerRequest: Readonly<Record<string, number>>;
+  /** Of that, what each Node process's main thread spent (its JavaScript and event loop), per request. */
+  readonly mainThreadMsPerRequest: Readonly<Record<string, number>>;
+  /** The machine's cores and the share of them busy over the burst, whoever kept them busy; null where /proc/stat cannot be read. */
+  readonly machine: { readonly cores: number; readonly busyShare: number } | null;
   readonly flash?: FlashFigures;
   readonly checks: readonly Check[];
   readonly exact: boolean;
@@ -83,21 +87,41 @@ export interface CpuProbe {
   roots(): Record<string, number>;
 }
 
-export interface Measured<T> {
-  readonly value: T;
+/** What a burst cost: each process's CPU, its main thread's, and the machine's. */
+export interface CpuSpent {
+  /** CPU milliseconds of each process tree, and of this one as `client`. */
   readonly cpuMs: Record<string, number>;
+  /** CPU milliseconds of the main thread of each Node process (the busiest of its tree), and of this one as `client`. */
+  readonly mainThreadMs: Record<string, number>;
+  readonly machine: { readonly cores: number; readonly busyShare: number } | null;
 }
 
-/** Runs `work` and says what CPU each process (and this one, as `client`) spent meanwhile. */
+export interface Measured<T> extends CpuSpent {
+  readonly value: T;
+}
+
+/** Runs `work` and says what CPU each process (and this one, as `client`) spent meanwhile, and how busy the machine was. */
 export async function measureCpu<T>(probe: CpuProbe, work: () => Promise<T>): Promise<Measured<T>> {
   const roots = probe.roots();
+  const nodeRoots = Object.fromEntries(Object.entries(roots).filter(([name]) => (ONE_THREAD_PROCESSES as readonly string[]).includes(name)));
   const before = cpuSnapshot(roots);
+  const threadsBefore = mainThreadSnapshot(nodeRoots);
+  const clientThreadBefore = threadSnapshot(process.pid);
+  const machineBefore = machineSnapshot();
   const clientBefore = process.cpuUsage();
   const value = await work();
   const client = process.cpuUsage(clientBefore);
+  const machineAfter = machineSnapshot();
+  const clientThreadAfter = threadSnapshot(process.pid);
   const cpuMs = cpuDelta(before, cpuSnapshot(roots));
   cpuMs.client = (client.user + client.system) / 1000;
-  return { value, cpuMs };
+  const mainThreadMs = mainThreadDelta(threadsBefore, mainThreadSnapshot(nodeRoots));
+  if (clientThreadBefore && clientThreadAfter) mainThreadMs.client = clientThreadAfter.main - clientThreadBefore.main;
+  const machine =
+    machineBefore && machineAfter && machineAfter.total > machineBefore.total
+      ? { cores: machineAfter.cores, busyShare: round((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total), 3) }
+      : null;
+  return { value, cpuMs, mainThreadMs, machine };
 }
 
 export function perRequest(cpuMs: Readonly<Record<string, number>>, requests: number): Record<string, number> {
@@ -111,25 +135,30 @@ export function perRequest(cpuMs: Readonly<Record<string, number>>, requests: nu
   return per;
 }
 
-/** The processes that run their JavaScript on one thread (PostgreSQL has a process a connection). */
+/** The Node processes, which run their JavaScript on one thread (PostgreSQL has a process a connection). */
 const ONE_THREAD_PROCESSES = ['gateway', 'hive-gateway', 'gift-cards', 'wallet', 'accounts', 'client'] as const;
 
 /**
- * The busiest of the one-thread processes over a burst, in cores: its CPU time over the
- * burst's time (its CPU a request times the requests a second). Near 1, that process sets
- * the path's pace, whatever the others could still do. Its garbage collector's helper threads
- * count too, so it can pass 1 a little. Null when no such process took part.
+ * The busiest JavaScript thread over a burst: of the Node processes, the one whose main
+ * thread kept the most of a core busy (its CPU a request times the requests a second), with
+ * what its whole process kept busy (the garbage collector's helper threads and libuv's pool,
+ * where WebCrypto checks signatures, as well). Only a main thread near 1 sets the path's
+ * pace; a process can pass 1 with its main thread well below. Null when no such process took
+ * part or the burst took no time.
  */
-export function busiestProcess(row: Pick<PathFigures, 'cpuMsPerRequest' | 'requests' | 'seconds'>): { name: string; cores: number } | null {
+export function busiestThread(
+  row: Pick<PathFigures, 'cpuMsPerRequest' | 'mainThreadMsPerRequest' | 'requests' | 'seconds'>,
+): { name: string; cores: number; processCores: number } | null {
   if (row.seconds <= 0) return null;
-  let busiest: { name: string; cores: number } | null = null;
+  const cores = (perRequest: number) => (perRequest * row.requests) / (row.seconds * 1000);
+  let busiest: { name: string; cores: number; processCores: number } | null = null;
   for (const name of ONE_THREAD_PROCESSES) {
-    const perRequest = row.cpuMsPerRequest[name];
-    if (perRequest === undefined) continue;
-    const cores = (perRequest * row.requests) / (row.seconds * 1000);
-    if (!busiest || cores > busiest.cores) busiest = { name, cores };
+    const main = row.mainThreadMsPerRequest[name];
+    if (main === undefined) continue;
+    const candidate = { name, cores: cores(main), processCores: cores(row.cpuMsPerRequest[name] ?? main) };
+    if (!busiest || candidate.cores > busiest.cores) busiest = candidate;
   }
-  return busiest && { name: busiest.name, cores: round(busiest.cores, 2) };
+  return busiest && { name: busiest.name, cores: round(busiest.cores, 2), processCores: round(busiest.processCores, 2) };
 }
 
 export function round(value: number, digits = 1): number {
@@ -147,7 +176,7 @@ export function burstFigures<T>(
   path: PathId,
   concurrency: number,
   burst: Burst<T>,
-  cpuMs: Readonly<Record<string, number>>,
+  spent: CpuSpent,
   expected: (outcome: string) => boolean,
 ): Omit<PathFigures, 'checks' | 'exact' | 'flash'> {
   const outcomes = countBy(burst.samples, (sample) => sample.outcome);
@@ -168,6 +197,10 @@ export function burstFigures<T>(
       .map((sample) => ({ position: sample.position, sentMs: Math.round(sample.sentMs), ms: Math.round(sample.ms), outcome: sample.outcome })),
     outcomes,
     errors,
-    cpuMsPerRequest: perRequest(cpuMs, burst.samples.length),
+    cpuMsPerRequest: perRequest(spent.cpuMs, burst.samples.length),
+    mainThreadMsPerRequest: Object.fromEntries(
+      Object.entries(spent.mainThreadMs).map(([name, ms]) => [name, round(ms / Math.max(1, burst.samples.length), 3)]),
+    ),
+    machine: spent.machine,
   };
 }

@@ -32,7 +32,7 @@ export async function spend(context: BenchContext, path: PathId, options: SpendO
     Array.from({ length: keys }, () => randomUUID()).flatMap((key) => Array.from({ length: SENDS_PER_KEY }, () => ({ user, key }))),
   );
   const client = createGraphQLClient(concurrency);
-  const { value: burst, cpuMs } = await measureCpu(context.probe, () =>
+  const { value: burst, ...spent } = await measureCpu(context.probe, () =>
     runBurst(
       plan.length,
       concurrency,
@@ -81,5 +81,5 @@ export async function spend(context: BenchContext, path: PathId, options: SpendO
       `${ledger?.debits} debits, ${ledger?.total} IRR, ${ledger?.wrong_balances} wrong balances (expected ${expectedKeys}, ${expectedKeys * DEBIT})`,
     ),
   ];
-  return { ...burstFigures('spend', path, concurrency, burst, cpuMs, (code) => code === 'OK'), checks, exact: checks.every((item) => item.ok) };
+  return { ...burstFigures('spend', path, concurrency, burst, spent, (code) => code === 'OK'), checks, exact: checks.every((item) => item.ok) };
 }

@@ -1,0 +1,57 @@
+// The /proc readers behind the bench's CPU figures, on this very process: a main thread kept
+// busy shows as main-thread time, work on libuv's pool as the other threads', and the machine's
+// cores as busy.
+
+import { pbkdf2 } from 'node:crypto';
+import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { machineSnapshot, mainThreadDelta, mainThreadSnapshot, threadSnapshot } from '../lib/cpu.ts';
+
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // keep the main thread on the CPU
+  }
+}
+
+describe.runIf(process.platform === 'linux')('the /proc readers', () => {
+  it('count a busy main thread as main-thread time, not as other threads', () => {
+    // These tests spin the thread they run on: it must be the process's main thread (vitest's forks pool).
+    expect(isMainThread).toBe(true);
+    const before = threadSnapshot(process.pid);
+    spin(300);
+    const after = threadSnapshot(process.pid);
+    if (!before || !after) throw new Error('threadSnapshot read nothing');
+    expect(after.main - before.main).toBeGreaterThanOrEqual(200);
+    expect(after.other - before.other).toBeLessThan(100);
+  });
+
+  it("count libuv's pool as the other threads' time", async () => {
+    const before = threadSnapshot(process.pid);
+    // Each call runs on the pool: the main thread only waits.
+    await Promise.all(Array.from({ length: 4 }, () => promisify(pbkdf2)('secret', 'salt', 100_000, 32, 'sha512')));
+    const after = threadSnapshot(process.pid);
+    if (!before || !after) throw new Error('threadSnapshot read nothing');
+    expect(after.other - before.other).toBeGreaterThan(after.main - before.main);
+  });
+
+  it("give each tree its busiest main thread's time", () => {
+    const before = mainThreadSnapshot({ self: process.pid });
+    spin(300);
+    const spent = mainThreadDelta(before, mainThreadSnapshot({ self: process.pid }));
+    expect(spent.self).toBeGreaterThanOrEqual(200);
+    expect(mainThreadDelta({}, { gone: new Map() })).toEqual({ gone: 0 });
+  });
+
+  it("see the machine's cores busy while this process spins", () => {
+    const before = machineSnapshot();
+    spin(300);
+    const after = machineSnapshot();
+    if (!before || !after) throw new Error('machineSnapshot read nothing');
+    expect(after.cores).toBeGreaterThanOrEqual(1);
+    // At least this thread's 300 ms, over all cores together.
+    expect(after.busy - before.busy).toBeGreaterThanOrEqual(200);
+    expect(after.total - before.total).toBeGreaterThanOrEqual(after.busy - before.busy);
+  });
+});
