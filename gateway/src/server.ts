@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import {
   bearerToken,
   CLIENT_ADDRESS_HEADER,
@@ -178,7 +179,13 @@ export async function createServer({
     validationRules: config.limits ? operationLimitRules(config.limits) : [],
     // Non-production serves the embedded Apollo Sandbox landing page (Apollo Server's default).
     csrfPrevention: true,
-    plugins: [errorLoggingPlugin<GatewayContext>(logger, { trustDownstream: true }), metricsPlugin<GatewayContext>(metrics)],
+    // No cache hints: nothing in the supergraph carries @cacheControl and every answer is private
+    // to its caller, so Apollo's cache-control plugin would only work out "do not cache" each time.
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      errorLoggingPlugin<GatewayContext>(logger, { trustDownstream: true }),
+      metricsPlugin<GatewayContext>(metrics),
+    ],
     formatError: createErrorFormatter({ trustDownstream: true }),
   });
   await apollo.start();

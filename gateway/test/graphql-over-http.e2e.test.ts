@@ -109,6 +109,30 @@ describe('GraphQL over HTTP beyond the audit', () => {
     expect(tokenInUrl.headers.get('content-type')).toBe('application/graphql-response+json; charset=utf-8');
   });
 
+  it("tells every cache to keep no GraphQL answer: data, errors, the edge's own refusals, a GET, and a subgraph's", async () => {
+    const { token } = await stack.signUp();
+    const json = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const answers = {
+      data: await post(json, JSON.stringify({ query: '{ me { username } }' })),
+      validation: await post(json, JSON.stringify({ query: '{ nothingHere }' })),
+      unauthenticated: await post({ 'content-type': 'application/json' }, JSON.stringify({ query: '{ me { username } }' })),
+      invalidJson: await post({ 'content-type': 'application/json' }, '{ "not a JSON'),
+      method: await fetch(`${stack.gatewayUrl}/graphql`, { method: 'PUT' }),
+      get: await fetch(`${stack.gatewayUrl}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { 'apollo-require-preflight': 'true' } }),
+      subgraph: await fetch(`${stack.wallet.listening.url}/graphql`, { method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }' }) }),
+    };
+    expect(Object.fromEntries(Object.entries(answers).map(([name, response]) => [name, [response.status, response.headers.get('cache-control')]]))).toEqual({
+      data: [200, 'no-store'],
+      validation: [400, 'no-store'],
+      unauthenticated: [200, 'no-store'],
+      invalidJson: [400, 'no-store'],
+      method: [405, 'no-store'],
+      get: [200, 'no-store'],
+      subgraph: [200, 'no-store'],
+    });
+    expect(await answers.data.json()).toMatchObject({ data: { me: { username: expect.any(String) } } });
+  });
+
   it('parses the body of a POST whose content-type differs only in case and parameters', async () => {
     const response = await post({ 'content-type': 'Application/JSON; charset=UTF-8' }, JSON.stringify({ query: '{ __typename }' }));
     expect(response.status).toBe(200);

@@ -162,9 +162,17 @@ function sendGraphQLError(
 ): void {
   sendJson(res, status, graphqlErrorBody(code, message, options.extra), {
     'content-type': graphqlResponseMediaType(req.headers.accept),
+    'cache-control': GRAPHQL_CACHE_CONTROL,
     ...options.headers,
   });
 }
+
+/**
+ * Every GraphQL answer is private to its caller and about money: no browser, proxy or CDN may
+ * keep it. Set here rather than by Apollo's cache-control plugin, which is off (it would work
+ * out the same "no-store" for every answer, from hints that no type or field gives).
+ */
+const GRAPHQL_CACHE_CONTROL = 'no-store';
 
 const CORS_ALLOWED_HEADERS =
   'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, x-request-id, apollographql-client-name, apollographql-client-version';
@@ -318,6 +326,7 @@ export function createHttpApp<TContext extends BaseContext>(options: HttpAppOpti
       httpGraphQLRequest: { method: req.method, headers, search: url.search, body },
       context: async () => contextValue,
     });
+    res.setHeader('cache-control', GRAPHQL_CACHE_CONTROL);
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {

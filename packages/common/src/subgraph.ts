@@ -4,7 +4,11 @@
 
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
@@ -67,8 +71,17 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     // (the gateway applies it to clients).
     csrfPrevention: false,
     introspection: options.mode !== 'production',
-    // No Apollo Studio: federated traces would only tell callers our timings.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), errorLoggingPlugin(logger), metricsPlugin(options.metrics)],
+    // No Apollo Studio: federated traces would only tell callers our timings. No cache hints:
+    // no type or field carries @cacheControl, every answer is private to its caller, and Apollo
+    // Gateway reads no subgraph's Cache-Control; the plugin would wrap every resolver to work out
+    // a policy that is always "do not cache" (docs/performance.md, tuning log).
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      errorLoggingPlugin(logger),
+      metricsPlugin(options.metrics),
+    ],
     formatError: createErrorFormatter(),
     logger: {
       debug: (message) => logger.debug(message),
