@@ -21,7 +21,7 @@ import { resolve } from 'node:path';
 import { freePort } from '@giftpay/embedded-db';
 import { codeOf } from './lib/context.ts';
 import { cpuSnapshot, threadSnapshot } from './lib/cpu.ts';
-import { countBy, createGraphQLClient, runBurst } from './lib/load.ts';
+import { countBy, createGraphQLClient, type GraphQLClient, runBurst } from './lib/load.ts';
 import { type BenchUser, createUsers, fundWallets } from './lib/seed.ts';
 import { type BenchStack, startBenchStack } from './lib/stack.ts';
 import { WALLET_READ } from './scenarios/wallet-read.ts';
@@ -40,7 +40,7 @@ const WALLET_ENTRIES = 12;
 /** The requests of the bursts. */
 interface Workload {
   /** Sends the request of this index among all those sent, and says its outcome (an error code, OK, or WRONG_ANSWER). */
-  send(url: string, index: number): Promise<string>;
+  send(client: GraphQLClient, url: string, index: number): Promise<string>;
   /** The outcome every request of a burst must have. */
   readonly expected: string;
 }
@@ -49,11 +49,11 @@ interface Service {
   readonly script: string;
   env(stack: BenchStack, port: number): Record<string, string>;
   /** Sets up what the bursts need (users, a card, wallets), once. */
-  prepare(stack: BenchStack, client: ReturnType<typeof createGraphQLClient>, urlA: string): Promise<Workload>;
+  prepare(stack: BenchStack, client: GraphQLClient, urlA: string): Promise<Workload>;
 }
 
 /** Refused activations of a card whose one slot is gone: USED_UP for every user after the first. */
-async function refusedActivations(stack: BenchStack, client: ReturnType<typeof createGraphQLClient>, urlA: string): Promise<Workload> {
+async function refusedActivations(stack: BenchStack, client: GraphQLClient, urlA: string): Promise<Workload> {
   const [admin] = await createUsers(stack, 'ab_admin', 1, ['user', 'admin']);
   const users = await createUsers(stack, 'ab', 1 + (ROUNDS + 1) * 2 * REQUESTS);
   const code = `AB-${Date.now()}`;
@@ -67,7 +67,7 @@ async function refusedActivations(stack: BenchStack, client: ReturnType<typeof c
   await client.post(urlA, ACTIVATE, { code }, users[0]?.token);
   return {
     // Each request a user of its own: the first user took the slot.
-    send: async (url, index) => codeOf(await client.post(url, ACTIVATE, { code }, users[1 + index]?.token)) ?? 'OK',
+    send: async (burstClient, url, index) => codeOf(await burstClient.post(url, ACTIVATE, { code }, users[1 + index]?.token)) ?? 'OK',
     expected: 'GIFT_CARD_USED_UP',
   };
 }
@@ -86,12 +86,12 @@ const SERVICES: Readonly<Record<string, Service>> = {
   wallet: {
     script: 'subgraphs/wallet/src/main.ts',
     env: (stack, port) => ({ WALLET_PORT: String(port), DATABASE_URL: stack.databaseUrl }),
-    async prepare(stack, client) {
+    async prepare(stack) {
       const users: BenchUser[] = await createUsers(stack, 'ab_reader', 2_000);
       await fundWallets(stack.sql, users, 1_000, WALLET_ENTRIES);
       return {
-        async send(url, index) {
-          const reply = await client.post<{ me?: { wallet?: { transactions?: { edges?: unknown[] } } } }>(
+        async send(burstClient, url, index) {
+          const reply = await burstClient.post<{ me?: { wallet?: { transactions?: { edges?: unknown[] } } } }>(
             url,
             WALLET_READ,
             {},
@@ -159,16 +159,20 @@ try {
       const side = sides[name];
       const first = next;
       next += REQUESTS;
+      // Connections of its own for each burst, as `pnpm bench` does: a keep-alive connection left
+      // idle while the other side took its burst may be closed by the server as it is reused.
+      const burstClient = createGraphQLClient(CONCURRENCY);
       const before = cpuSnapshot({ service: side.pid });
       const threadsBefore = threadSnapshot(side.pid);
       const burst = await runBurst(
         REQUESTS,
         CONCURRENCY,
         120_000,
-        (index) => workload.send(`${side.url}/graphql`, first + index),
+        (index) => workload.send(burstClient, `${side.url}/graphql`, first + index),
         (outcome) => outcome,
       );
       const after = cpuSnapshot({ service: side.pid });
+      burstClient.close();
       const threadsAfter = threadSnapshot(side.pid);
       const answered = burst.samples.filter((sample) => sample.outcome === workload.expected).length;
       if (answered !== REQUESTS) {

@@ -14,7 +14,8 @@ import {
   type Money,
   RecipientNotFoundError,
 } from '@giftpay/common';
-import { and, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
+import { createBatcher } from '@giftpay/common/batching';
+import { and, desc, eq, getTableColumns, gte, lt, lte, sql } from 'drizzle-orm';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type AdjustmentRow, adjustments, idempotencyKeys, type LedgerEntryRow, ledgerEntries, type WalletRow, wallets } from './db/schema.ts';
@@ -40,6 +41,21 @@ export interface LedgerDeps {
 }
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * Reads of concurrent requests leave together (natural batching, @giftpay/common/batching):
+ * a read that finds nothing on its way leaves at once, alone; under load, the wallets asked for
+ * meanwhile leave as one statement, and so do the pages of entries. PostgreSQL spends about
+ * as much on a statement's round trip as on these reads themselves (docs/performance.md).
+ */
+const READ_BATCHES = { maxBatchSize: 100, maxInFlight: 2 } as const;
+
+/** One page of a wallet's entries: `limit` rows, newest first, older than `beforeSeq` when given. */
+interface PageRead {
+  readonly walletId: string;
+  readonly limit: number;
+  readonly beforeSeq: bigint | null;
+}
 
 /** The idempotency scope of adjustments: one space for every admin, so a retry by a colleague replays too. */
 export const ADJUSTMENT_SCOPE = 'adjustment';
@@ -135,9 +151,60 @@ export function createLedger(deps: LedgerDeps) {
     .limit(1)
     .prepare('wallet_by_owner');
 
+  /** The wallets of the owners of one batch, in one statement; null for an owner who has none yet. */
+  const walletReads = createBatcher<string, WalletRow | null>(async (owners) => {
+    const rows =
+      owners.length === 1
+        ? await walletByOwner.execute({ ownerId: owners[0] })
+        : await db
+            .select()
+            .from(wallets)
+            .where(sql`${wallets.ownerId} = any(${sql.param([...new Set(owners)])}::text[])`);
+    const byOwner = new Map(rows.map((row) => [row.ownerId, row]));
+    return owners.map((owner) => byOwner.get(owner) ?? null);
+  }, READ_BATCHES);
+
+  /** The entries of a lateral subquery, as the rows of ledger_entries (drizzle decodes each column as the table's). */
+  function entryColumnsOf(page: ReturnType<typeof pageSubquery>) {
+    return Object.fromEntries(Object.keys(getTableColumns(ledgerEntries)).map((name) => [name, page[name as keyof typeof page]])) as {
+      [K in keyof LedgerEntryRow]: (typeof page)[K];
+    };
+  }
+
+  /** The page of each key of `k` (unnest … as k(wallet_id, before_seq, i)), through the (wallet_id, seq desc) index. */
+  function pageSubquery(limit: number) {
+    return db
+      .select()
+      .from(ledgerEntries)
+      .where(and(eq(ledgerEntries.walletId, sql`k.wallet_id`), sql`(k.before_seq is null or ${ledgerEntries.seq} < k.before_seq)`))
+      .orderBy(desc(ledgerEntries.seq))
+      .limit(limit)
+      .as('e');
+  }
+
+  /** The pages of one batch: one statement for each page size in it (nearly always one). */
+  const pageReads = createBatcher<PageRead, LedgerEntryRow[]>(async (reads) => {
+    const pages: LedgerEntryRow[][] = reads.map(() => []);
+    const bySize = new Map<number, number[]>();
+    for (const [index, read] of reads.entries()) bySize.set(read.limit, [...(bySize.get(read.limit) ?? []), index]);
+    for (const [limit, indexes] of bySize) {
+      const page = pageSubquery(limit);
+      const keys = sql`unnest(${sql.param(indexes.map((index) => (reads[index] as PageRead).walletId))}::uuid[], ${sql.param(
+        indexes.map((index) => (reads[index] as PageRead).beforeSeq?.toString() ?? null),
+      )}::bigint[]) with ordinality as k(wallet_id, before_seq, i)`;
+      const rows = await db
+        .select({ key: sql<number>`k.i`.mapWith(Number), entry: entryColumnsOf(page) })
+        .from(keys)
+        .crossJoinLateral(page)
+        .orderBy(sql`k.i`, desc(page.seq));
+      for (const row of rows) pages[indexes[row.key - 1] as number]?.push(row.entry);
+    }
+    return pages;
+  }, READ_BATCHES);
+
   async function ensureWallet(executor: Db | Tx, ownerId: string): Promise<WalletRow> {
-    const [existing] =
-      executor === db ? await walletByOwner.execute({ ownerId }) : await executor.select().from(wallets).where(eq(wallets.ownerId, ownerId)).limit(1);
+    const existing =
+      executor === db ? await walletReads.load(ownerId) : (await executor.select().from(wallets).where(eq(wallets.ownerId, ownerId)).limit(1))[0];
     if (existing) return existing;
     await executor.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
     const created = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
@@ -284,14 +351,9 @@ export function createLedger(deps: LedgerDeps) {
 
     findWalletById: (id: string) => (/^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined)),
 
-    /** Newest first, `first + 1` rows so the caller knows whether another page follows. */
+    /** Newest first, `first + 1` rows so the caller knows whether another page follows; in a batch with other reads. */
     listEntries(walletId: string, first: number, beforeSeq: bigint | null): Promise<LedgerEntryRow[]> {
-      return db
-        .select()
-        .from(ledgerEntries)
-        .where(beforeSeq === null ? eq(ledgerEntries.walletId, walletId) : and(eq(ledgerEntries.walletId, walletId), lt(ledgerEntries.seq, beforeSeq)))
-        .orderBy(desc(ledgerEntries.seq))
-        .limit(first + 1);
+      return pageReads.load({ walletId, limit: first + 1, beforeSeq });
     },
 
     /** Adds money to a user's wallet on behalf of another service (e.g. a gift-card redemption). */
