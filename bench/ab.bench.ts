@@ -22,8 +22,10 @@ import { freePort } from '@giftpay/embedded-db';
 import { codeOf } from './lib/context.ts';
 import { cpuSnapshot, threadSnapshot } from './lib/cpu.ts';
 import { countBy, createGraphQLClient, type GraphQLClient, runBurst } from './lib/load.ts';
+import { untilReady } from './lib/ready.ts';
 import { type BenchUser, createUsers, fundWallets } from './lib/seed.ts';
 import { type BenchStack, startBenchStack } from './lib/stack.ts';
+import { issuePromotion } from './scenarios/flash.ts';
 import { WALLET_READ } from './scenarios/wallet-read.ts';
 
 const [dirA, dirB] = process.argv.slice(2).map((dir) => resolve(dir));
@@ -56,14 +58,7 @@ interface Service {
 async function refusedActivations(stack: BenchStack, client: GraphQLClient, urlA: string): Promise<Workload> {
   const [admin] = await createUsers(stack, 'ab_admin', 1, ['user', 'admin']);
   const users = await createUsers(stack, 'ab', 1 + (ROUNDS + 1) * 2 * REQUESTS);
-  const code = `AB-${Date.now()}`;
-  const issued = await client.post(
-    `${stack.subgraphUrls['gift-cards']}/graphql`,
-    'mutation ($i: IssueGiftCardsInput!) { issueGiftCards(input: $i) { giftCards { code } } }',
-    { i: { value: { amount: '1000', currencyCode: 'IRR' }, usageLimit: 1, code } },
-    admin?.token,
-  );
-  if (!issued.data) throw new Error(`the card could not be issued: ${JSON.stringify(issued.errors)}`);
+  const { code } = await issuePromotion(`${stack.subgraphUrls['gift-cards']}/graphql`, (admin as BenchUser).token, 1);
   await client.post(urlA, ACTIVATE, { code }, users[0]?.token);
   return {
     // Each request a user of its own: the first user took the slot.
@@ -115,7 +110,7 @@ if (!service) {
 const stack = await startBenchStack();
 const children: ChildProcess[] = [];
 try {
-  const sides = {} as Record<'A' | 'B', { pid: number; url: string }>;
+  const sides = {} as Record<'A' | 'B', { pid: number; url: string; child: ChildProcess }>;
   for (const [name, dir] of [
     ['A', dirA],
     ['B', dirB],
@@ -134,20 +129,9 @@ try {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(child);
-    sides[name] = { pid: child.pid as number, url: `http://127.0.0.1:${port}` };
+    sides[name] = { pid: child.pid as number, url: `http://127.0.0.1:${port}`, child };
   }
-  for (const side of Object.values(sides)) {
-    const deadline = Date.now() + 30_000;
-    while (
-      !(await fetch(`${side.url}/health`).then(
-        (response) => response.ok,
-        () => false,
-      ))
-    ) {
-      if (Date.now() > deadline) throw new Error(`the ${SERVICE_NAME} at ${side.url} did not become ready`);
-      await new Promise((done) => setTimeout(done, 200));
-    }
-  }
+  for (const side of Object.values(sides)) await untilReady(`the ${SERVICE_NAME} at ${side.url}`, `${side.url}/health`, side.child, 30_000);
   const client = createGraphQLClient(CONCURRENCY);
   const workload = await service.prepare(stack, client, `${sides.A.url}/graphql`);
   let next = 0;

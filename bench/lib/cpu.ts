@@ -14,33 +14,40 @@ const TICKS_PER_SECOND = (() => {
   }
 })();
 
-interface ProcStat {
-  readonly pid: number;
-  readonly ppid: number;
-  /** utime + stime + cutime + cstime, in ticks. */
-  readonly ticks: number;
-}
-
-function readStat(pid: number): ProcStat | null {
+/** One line of /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat, or null once it is gone. */
+function readStatFile(path: string): { readonly comm: string; readonly fields: readonly string[] } | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return null;
   }
   // The command name (field 2) is in parentheses and may hold spaces: read after its last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); ppid is field 4, utime..cstime are fields 14 to 17.
-  const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
-  return { pid, ppid: Number(fields[1]), ticks };
+  // fields[0] is then field 3 (state): ppid is fields[1], utime..cstime are fields[11] to [14].
+  return { comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), fields: text.slice(text.lastIndexOf(')') + 2).split(' ') };
+}
+
+/** utime + stime of a stat line, in ticks: for a process, every thread it has had; for a task, that thread. */
+function ownTicks(fields: readonly string[]): number {
+  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+}
+
+interface ProcStat {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly comm: string;
+  /** utime + stime + cutime + cstime, in ticks. */
+  readonly ticks: number;
 }
 
 function allStats(): ProcStat[] {
   const stats: ProcStat[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = readStat(Number(name));
-    if (stat) stats.push(stat);
+    const stat = readStatFile(`/proc/${name}/stat`);
+    if (!stat) continue;
+    const ticks = ownTicks(stat.fields) + Number(stat.fields[13] ?? 0) + Number(stat.fields[14] ?? 0);
+    stats.push({ pid: Number(name), ppid: Number(stat.fields[1]), comm: stat.comm, ticks });
   }
   return stats;
 }
@@ -65,28 +72,33 @@ function trees(roots: Readonly<Record<string, number>>): Record<string, ProcStat
   return found;
 }
 
-/** CPU milliseconds of each named process tree (the process and every live descendant), read now. */
-export function cpuSnapshot(roots: Readonly<Record<string, number>>): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(trees(roots)).map(([name, members]) => [name, (members.reduce((sum, stat) => sum + stat.ticks, 0) * 1000) / TICKS_PER_SECOND]),
-  );
+export interface ProcessSnapshot {
+  /** CPU milliseconds of each named process tree (the process and every live descendant). */
+  readonly cpu: Record<string, number>;
+  /** For the trees asked for, the CPU milliseconds of each of its processes' main thread, by pid (see `threadSnapshot`). */
+  readonly mainThreads: Record<string, Map<number, number>>;
 }
 
-/**
- * CPU milliseconds of the main thread of every process of each named tree, by pid, read now
- * (see `threadSnapshot`). `mainThreadDelta` turns two of them into each tree's busiest main thread.
- */
-export function mainThreadSnapshot(roots: Readonly<Record<string, number>>): Record<string, Map<number, number>> {
-  const snapshot: Record<string, Map<number, number>> = {};
+/** Both, from one listing of /proc: each tree's CPU, and the main threads of the trees named in `threadsOf`. */
+export function processSnapshot(roots: Readonly<Record<string, number>>, threadsOf: readonly string[] = []): ProcessSnapshot {
+  const cpu: Record<string, number> = {};
+  const mainThreads: Record<string, Map<number, number>> = {};
   for (const [name, members] of Object.entries(trees(roots))) {
-    snapshot[name] = new Map(
+    cpu[name] = (members.reduce((sum, stat) => sum + stat.ticks, 0) * 1000) / TICKS_PER_SECOND;
+    if (!threadsOf.includes(name)) continue;
+    mainThreads[name] = new Map(
       members.flatMap((stat) => {
         const threads = threadSnapshot(stat.pid);
         return threads ? [[stat.pid, threads.main] as const] : [];
       }),
     );
   }
-  return snapshot;
+  return { cpu, mainThreads };
+}
+
+/** CPU milliseconds of each named process tree (the process and every live descendant), read now. */
+export function cpuSnapshot(roots: Readonly<Record<string, number>>): Record<string, number> {
+  return processSnapshot(roots).cpu;
 }
 
 /** For each tree, what the busiest main thread among its processes spent between two snapshots, in milliseconds. */
@@ -127,37 +139,20 @@ export function machineSnapshot(): { cores: number; busy: number; total: number 
  * run). Null once the process is gone.
  */
 export function threadSnapshot(pid: number): { main: number; other: number } | null {
-  // utime + stime (fields 14 and 15): the process's own count every thread, those that ended
-  // included, and none of its children's; the task's count that one thread.
-  const ticks = (path: string) => {
-    const text = readFileSync(path, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  };
-  try {
-    const main = ticks(`/proc/${pid}/task/${pid}/stat`);
-    const own = ticks(`/proc/${pid}/stat`);
-    return { main: (main * 1000) / TICKS_PER_SECOND, other: (Math.max(0, own - main) * 1000) / TICKS_PER_SECOND };
-  } catch {
-    return null;
-  }
+  // The process's own utime + stime count every thread, those that ended included, and none of
+  // its children's; the task's count that one thread.
+  const main = readStatFile(`/proc/${pid}/task/${pid}/stat`);
+  const own = readStatFile(`/proc/${pid}/stat`);
+  if (!main || !own) return null;
+  const mainTicks = ownTicks(main.fields);
+  return { main: (mainTicks * 1000) / TICKS_PER_SECOND, other: (Math.max(0, ownTicks(own.fields) - mainTicks) * 1000) / TICKS_PER_SECOND };
 }
 
 /** The children of `pid` whose command name is `comm` (e.g. the postmaster under the stack). */
 export function childrenNamed(pid: number, comm: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const command = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-      const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && command === comm) found.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+  return allStats()
+    .filter((stat) => stat.ppid === pid && stat.comm === comm)
+    .map((stat) => stat.pid);
 }
 
 /** What each process spent between two snapshots, in milliseconds. */

@@ -1,7 +1,7 @@
 // What one scenario measured on one path, and the CPU it cost each process. Every scenario
 // module returns these; the report and latest.json are made of them.
 
-import { cpuDelta, cpuSnapshot, machineSnapshot, mainThreadDelta, mainThreadSnapshot, threadSnapshot } from './cpu.ts';
+import { cpuDelta, machineSnapshot, mainThreadDelta, processSnapshot, threadSnapshot } from './cpu.ts';
 import { type Burst, countBy, latencySummary } from './load.ts';
 
 export type ScenarioId = 'flash' | 'walletRead' | 'spend' | 'shards';
@@ -103,9 +103,7 @@ export interface Measured<T> extends CpuSpent {
 /** Runs `work` and says what CPU each process (and this one, as `client`) spent meanwhile, and how busy the machine was. */
 export async function measureCpu<T>(probe: CpuProbe, work: () => Promise<T>): Promise<Measured<T>> {
   const roots = probe.roots();
-  const nodeRoots = Object.fromEntries(Object.entries(roots).filter(([name]) => (ONE_THREAD_PROCESSES as readonly string[]).includes(name)));
-  const before = cpuSnapshot(roots);
-  const threadsBefore = mainThreadSnapshot(nodeRoots);
+  const before = processSnapshot(roots, ONE_THREAD_PROCESSES);
   const clientThreadBefore = threadSnapshot(process.pid);
   const machineBefore = machineSnapshot();
   const clientBefore = process.cpuUsage();
@@ -113,9 +111,10 @@ export async function measureCpu<T>(probe: CpuProbe, work: () => Promise<T>): Pr
   const client = process.cpuUsage(clientBefore);
   const machineAfter = machineSnapshot();
   const clientThreadAfter = threadSnapshot(process.pid);
-  const cpuMs = cpuDelta(before, cpuSnapshot(roots));
+  const after = processSnapshot(roots, ONE_THREAD_PROCESSES);
+  const cpuMs = cpuDelta(before.cpu, after.cpu);
   cpuMs.client = (client.user + client.system) / 1000;
-  const mainThreadMs = mainThreadDelta(threadsBefore, mainThreadSnapshot(nodeRoots));
+  const mainThreadMs = mainThreadDelta(before.mainThreads, after.mainThreads);
   if (clientThreadBefore && clientThreadAfter) mainThreadMs.client = clientThreadAfter.main - clientThreadBefore.main;
   const machine =
     machineBefore && machineAfter && machineAfter.total > machineBefore.total

@@ -1,11 +1,12 @@
 // Hive Gateway (@graphql-hive/gateway, from the npm registry) as a process of its own, as its
 // CLI runs it (one worker), in front of the bench stack's subgraphs.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@giftpay/embedded-db';
+import { untilReady } from '../lib/ready.ts';
 import type { BenchStack } from '../lib/stack.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,21 +17,6 @@ export interface HiveGateway {
   readonly version: string;
   output(): string;
   stop(): Promise<void>;
-}
-
-async function ready(url: string, deadline: number, child: ChildProcess): Promise<void> {
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Hive Gateway exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await response.body?.cancel();
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((done) => setTimeout(done, 250));
-  }
-  throw new Error('Hive Gateway was not ready within 60 s');
 }
 
 export async function startHiveGateway(stack: BenchStack): Promise<HiveGateway> {
@@ -83,7 +69,7 @@ export async function startHiveGateway(stack: BenchStack): Promise<HiveGateway> 
     }
   };
   try {
-    await ready(`http://127.0.0.1:${port}/readiness`, Date.now() + 60_000, child);
+    await untilReady('Hive Gateway', `http://127.0.0.1:${port}/readiness`, child, 60_000);
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}:\n${output.slice(-4000)}`);

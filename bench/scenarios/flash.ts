@@ -38,16 +38,16 @@ const LIVE_COUNT = `c.redemption_count + coalesce((select sum(s.used) from gift_
 
 const WINNING = new Set(['CREDITED', 'PENDING', 'CLAIMED']);
 
-/** Issues a promotion through GiftPay's gateway, as an admin would. */
-async function issuePromotion(context: BenchContext, slots: number): Promise<{ id: string; code: string }> {
+/** Issues a promotion of `slots` slots at `url` (a gateway's or gift-cards' GraphQL URL), as an admin would. */
+export async function issuePromotion(url: string, adminToken: string, slots: number): Promise<{ id: string; code: string }> {
   const client = createGraphQLClient(1);
   try {
     const code = `BENCH-${randomBytes(6).toString('hex').toUpperCase()}`;
     const reply = await client.post<{ issueGiftCards?: { giftCards: { code: string; giftCard: { id: string } }[] } }>(
-      urlOf(context, 'giftpay', 'gift-cards'),
+      url,
       'mutation ($i: IssueGiftCardsInput!) { issueGiftCards(input: $i) { giftCards { code giftCard { id } } } }',
       { i: { value: { amount: String(SLOT_VALUE), currencyCode: 'IRR' }, usageLimit: slots, code } },
-      context.admin.token,
+      adminToken,
     );
     const issued = reply.data?.issueGiftCards?.giftCards[0];
     if (!issued) throw new Error(`the promotion could not be issued: ${JSON.stringify(reply.errors)}`);
@@ -144,7 +144,7 @@ async function settledChecks(
 /** A flash promotion through a gateway, or straight to the gift-cards subgraph (`direct`). */
 export async function flashOverGraphQL(context: BenchContext, path: PathId, options: FlashOptions): Promise<PathFigures> {
   const { slots, users, concurrency } = options;
-  const card = await issuePromotion(context, slots);
+  const card = await issuePromotion(urlOf(context, 'giftpay', 'gift-cards'), context.admin.token, slots);
   if (options.shards !== undefined) await splitSlots(context.stack.sql, card.id, options.shards);
   const url = urlOf(context, path, 'gift-cards');
   const query = path === 'direct' ? STRAIGHT_TO_GIFT_CARDS : THROUGH_GATEWAY;

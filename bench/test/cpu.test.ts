@@ -7,7 +7,7 @@ import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { machineSnapshot, mainThreadDelta, mainThreadSnapshot, threadSnapshot } from '../lib/cpu.ts';
+import { machineSnapshot, mainThreadDelta, processSnapshot, threadSnapshot } from '../lib/cpu.ts';
 
 /**
  * Keeps this thread on the CPU until it has spent `ms` of CPU time, by Node's own count of
@@ -43,9 +43,9 @@ describe.runIf(process.platform === 'linux')('the /proc readers', () => {
   });
 
   it("give each tree its busiest main thread's time", () => {
-    const before = mainThreadSnapshot({ self: process.pid });
+    const before = processSnapshot({ self: process.pid }, ['self']).mainThreads;
     spin(300);
-    const spent = mainThreadDelta(before, mainThreadSnapshot({ self: process.pid }));
+    const spent = mainThreadDelta(before, processSnapshot({ self: process.pid }, ['self']).mainThreads);
     expect(spent.self).toBeGreaterThanOrEqual(270);
     expect(mainThreadDelta({}, { gone: new Map() })).toEqual({ gone: 0 });
   });

@@ -186,7 +186,11 @@ export function createLedger(deps: LedgerDeps) {
   const pageReads = createBatcher<PageRead, LedgerEntryRow[]>(async (reads) => {
     const pages: LedgerEntryRow[][] = reads.map(() => []);
     const bySize = new Map<number, number[]>();
-    for (const [index, read] of reads.entries()) bySize.set(read.limit, [...(bySize.get(read.limit) ?? []), index]);
+    for (const [index, read] of reads.entries()) {
+      const indexes = bySize.get(read.limit);
+      if (indexes) indexes.push(index);
+      else bySize.set(read.limit, [index]);
+    }
     for (const [limit, indexes] of bySize) {
       const page = pageSubquery(limit);
       const keys = sql`unnest(${sql.param(indexes.map((index) => (reads[index] as PageRead).walletId))}::uuid[], ${sql.param(
