@@ -1,0 +1,237 @@
+// The wallet's spends in batches, against a real PostgreSQL with real pools: concurrent spends
+// are posted together (one statement, one transaction, one commit for a batch), and each
+// caller still gets exactly what a spend alone would have given it: its own entry and wallet,
+// its own refusal, a replay for a key sent twice, IDEMPOTENCY_KEY_REUSED for a key reused with
+// another input. Money is checked against the table after every test: nothing lost, nothing
+// taken twice, no balance below zero.
+
+import { randomUUID } from 'node:crypto';
+import type { Money } from '@giftpay/common';
+import { connectDatabase } from '@giftpay/common/db';
+import { assertLedgerMatchesResponses, CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, type SuccessfulRequest, type TestDatabase } from '@giftpay/testing';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as schema from '../src/db/schema.ts';
+import { createLedger, type Ledger, type PostedTransaction } from '../src/ledger.service.ts';
+
+let database: TestDatabase;
+/** Two ledgers on pools of their own, as two replicas of the wallet are. */
+let ledger: Ledger;
+let replica: Ledger;
+const closers: (() => Promise<void>)[] = [];
+/** Every statement each ledger sent, in order, with its parameters. */
+const sent: { query: string; params: unknown[] }[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const open = (name: string) => {
+    const connection = connectDatabase(database.url, schema, { applicationName: name, maxConnections: 10, timeouts: CONTENDED_LEDGER_TIMEOUTS });
+    closers.push(connection.close);
+    const db = drizzle(connection.sql, { schema, logger: { logQuery: (query, params) => sent.push({ query, params }) } });
+    return createLedger({ db, defaultCurrency: 'IRR', findUserIdByUsername: async () => null });
+  };
+  ledger = open('ledger-spends-test');
+  replica = open('ledger-spends-replica');
+});
+
+afterAll(async () => {
+  await Promise.all(closers.map((close) => close()));
+});
+
+const irr = (minor: number): Money => ({ minor: BigInt(minor), currencyCode: 'IRR' });
+
+/** A new owner whose wallet holds `amount`, and that credit as a success to count. */
+async function funded(amount: number): Promise<{ ownerId: string; funding: SuccessfulRequest }> {
+  const ownerId = randomUUID();
+  const key = randomUUID();
+  const posted = await ledger.credit({ ownerId, amount: irr(amount), description: 'funding', idempotencyKey: key, scope: 'test' });
+  return { ownerId, funding: { operation: 'credit', ownerId, key, amount: BigInt(amount), scope: 'test', transactionId: posted.entry.id } };
+}
+
+interface Spend {
+  readonly ownerId: string;
+  readonly amount: number;
+  readonly key: string;
+  readonly description?: string;
+}
+
+function spend(on: Ledger, { ownerId, amount, key, description }: Spend): Promise<PostedTransaction> {
+  return on.spend({ ownerId, amount: irr(amount), description: description ?? `spend ${amount}`, idempotencyKey: key });
+}
+
+function succeeded(request: Spend, posted: PostedTransaction): SuccessfulRequest {
+  return { operation: 'spend', ownerId: request.ownerId, key: request.key, amount: BigInt(request.amount), transactionId: posted.entry.id };
+}
+
+/** The statements that posted spends (with wallet.post_entry), after the `from`th statement sent. */
+const spendStatements = (from = 0) =>
+  sent
+    .slice(from)
+    .filter(({ query, params }) => query.includes('post_entry') && params.some((param) => param === 'DEBIT' || String(param).includes('"DEBIT"')));
+
+/** How many statements that posted spends carried each key: more than once means a batch was sent again. */
+function statementsByKey(from: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { params } of spendStatements(from)) {
+    const keys = params.flatMap((param) => {
+      if (typeof param !== 'string') return [];
+      if (param.startsWith('[')) return (JSON.parse(param) as { key: string }[]).map((entry) => entry.key);
+      return [];
+    });
+    // A spend alone carries its key as a parameter of its own (the second, after the scope).
+    if (keys.length === 0 && typeof params[1] === 'string') keys.push(params[1]);
+    for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('spends in batches', () => {
+  it('answers each of 80 concurrent spends over 20 wallets with its own entry and wallet, in a handful of statements', async () => {
+    const owners = await Promise.all(Array.from({ length: 20 }, () => funded(1000)));
+    const requests: Spend[] = owners.flatMap(({ ownerId }, index) =>
+      Array.from({ length: 4 }, (_, step) => ({ ownerId, amount: index + 1 + step * 100, key: randomUUID() })),
+    );
+    const before = sent.length;
+    const answers = await Promise.all(requests.map((request) => spend(ledger, request)));
+    // One by one they would be 80 statements; together, a batch leaves while up to 50 gather.
+    expect(spendStatements(before).length).toBeLessThanOrEqual(8);
+    for (const [index, posted] of answers.entries()) {
+      const request = requests[index] as Spend;
+      expect(posted.replayed).toBe(false);
+      expect(posted.entry.kind).toBe('DEBIT');
+      expect(posted.entry.amount).toBe(BigInt(request.amount));
+      expect(posted.entry.idempotencyKey).toBe(request.key);
+      expect(posted.wallet.ownerId).toBe(request.ownerId);
+      expect(posted.entry.walletId).toBe(posted.wallet.id);
+    }
+    // Each wallet's four entries follow one another: each balance after is the one before, less the amount.
+    for (const { ownerId } of owners) {
+      const mine = answers.filter((posted) => posted.wallet.ownerId === ownerId).sort((a, b) => Number(a.entry.seq - b.entry.seq));
+      let balance = 1000n;
+      for (const posted of mine) {
+        balance -= posted.entry.amount;
+        expect(posted.entry.balanceAfter).toBe(balance);
+      }
+    }
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [...owners.map(({ funding }) => funding), ...requests.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
+      { ownerIds: owners.map(({ ownerId }) => ownerId) },
+    );
+  });
+
+  it('refuses only the spend its wallet cannot pay, and posts the others of its batch', async () => {
+    const rich = await Promise.all(Array.from({ length: 10 }, () => funded(500)));
+    const poor = await funded(50);
+    const refused: Spend = { ownerId: poor.ownerId, amount: 60, key: randomUUID() };
+    const others: Spend[] = rich.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+    // The poor wallet's spend in the middle of the batch, not at an end.
+    const requests = [...others.slice(0, 5), refused, ...others.slice(5)];
+    const outcomes = await Promise.allSettled(requests.map((request) => spend(ledger, request)));
+    const codes = outcomes.map((outcome) =>
+      outcome.status === 'fulfilled' ? 'POSTED' : ((outcome.reason as { code?: string }).code ?? String(outcome.reason)),
+    );
+    expect(codes).toEqual([...Array(5).fill('POSTED'), 'INSUFFICIENT_FUNDS', ...Array(5).fill('POSTED')]);
+    const posted = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    expect(posted.every((transaction) => !transaction.replayed && transaction.wallet.balance === 400n)).toBe(true);
+    // The refused spend moved nothing and did not use its key up: once the wallet can pay, it is posted.
+    expect((await ledger.ensureWallet(poor.ownerId)).balance).toBe(50n);
+    const topUp = await ledger.credit({ ownerId: poor.ownerId, amount: irr(10), description: 'top-up', idempotencyKey: randomUUID(), scope: 'test' });
+    const later = await spend(ledger, refused);
+    expect(later.wallet.balance).toBe(0n);
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [
+        ...rich.map(({ funding }) => funding),
+        poor.funding,
+        { operation: 'credit', ownerId: poor.ownerId, key: topUp.entry.idempotencyKey ?? '', amount: 10n, scope: 'test', transactionId: topUp.entry.id },
+        ...others.map((request, index) => succeeded(request, posted[index] as PostedTransaction)),
+        succeeded(refused, later),
+      ],
+      { ownerIds: [...rich.map(({ ownerId }) => ownerId), poor.ownerId] },
+    );
+  });
+
+  it('posts a key sent twice at once once and replays it once, and refuses a key reused with another input alone', async () => {
+    const { ownerId, funding } = await funded(1000);
+    const twice: Spend = { ownerId, amount: 100, key: randomUUID() };
+    const reusedKey = randomUUID();
+    const first: Spend = { ownerId, amount: 200, key: reusedKey };
+    const other: Spend = { ownerId, amount: 300, key: reusedKey };
+    const settled = await Promise.allSettled([spend(ledger, twice), spend(ledger, first), spend(ledger, twice), spend(ledger, other)]);
+    const [a, b, c, d] = settled;
+    if (a?.status !== 'fulfilled' || b?.status !== 'fulfilled' || c?.status !== 'fulfilled') throw new Error(`a spend failed: ${JSON.stringify(settled)}`);
+    expect([a.value.replayed, c.value.replayed].sort()).toEqual([false, true]);
+    expect(c.value.entry.id).toBe(a.value.entry.id);
+    // The first sent under the reused key is posted; the other input under it is refused.
+    expect(b.value.replayed).toBe(false);
+    expect(d?.status === 'rejected' && (d.reason as { code?: string }).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const { wallets } = await assertLedgerMatchesResponses(
+      database.sql,
+      [funding, succeeded(twice, a.value), succeeded(twice, c.value), succeeded(first, b.value)],
+      {
+        ownerIds: [ownerId],
+      },
+    );
+    expect(wallets.map((wallet) => wallet.balance)).toEqual([700n]);
+  });
+
+  it('posts every spend once, with no batch sent twice, when two replicas post batches over the same wallets in opposite orders', async () => {
+    const owners = await Promise.all(Array.from({ length: 12 }, () => funded(10_000)));
+    const requests: Spend[] = Array.from({ length: 240 }, (_, index) => ({
+      ownerId: (owners[index % owners.length] as { ownerId: string }).ownerId,
+      amount: 1 + (index % 7),
+      key: randomUUID(),
+    }));
+    const from = sent.length;
+    // One replica takes the first half in send order, the other the second half reversed:
+    // their batches share every wallet and take them at the same time.
+    const [first, second] = await Promise.all([
+      Promise.all(requests.slice(0, 120).map((request) => spend(ledger, request))),
+      Promise.all(
+        requests
+          .slice(120)
+          .reverse()
+          .map((request) => spend(replica, request)),
+      ),
+    ]);
+    const answers = [...first, ...second.reverse()];
+    expect(answers.every((posted) => !posted.replayed)).toBe(true);
+    // Each key went out in one statement: no batch failed and was sent again (a deadlock, say).
+    const counts = statementsByKey(from);
+    expect(requests.filter((request) => counts.get(request.key) !== 1)).toEqual([]);
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [...owners.map(({ funding }) => funding), ...requests.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
+      { ownerIds: owners.map(({ ownerId }) => ownerId) },
+    );
+  });
+
+  it('posts each key once and replays it once when every spend is sent twice at once beside spends of the same wallets, with no batch sent twice', async () => {
+    const owners = await Promise.all(Array.from({ length: 10 }, () => funded(10_000)));
+    // As a client that retries at once: each key twice in a row, a wallet's 20 keys one after another.
+    const requests: Spend[] = Array.from({ length: 200 }, (_, index) => ({
+      ownerId: (owners[Math.floor(index / 20)] as { ownerId: string }).ownerId,
+      amount: 1 + (index % 5),
+      key: randomUUID(),
+    }));
+    // One spend first, so that pairs fall across the batches' edges (50 spends a batch).
+    const lead: Spend = { ownerId: (owners[0] as { ownerId: string }).ownerId, amount: 1, key: randomUUID() };
+    const sends = [lead, ...requests.flatMap((request) => [request, request])];
+    const from = sent.length;
+    const answers = await Promise.all(sends.map((request) => spend(ledger, request)));
+    for (let index = 1; index < sends.length; index += 2) {
+      const [posted, replayed] = [answers[index] as PostedTransaction, answers[index + 1] as PostedTransaction];
+      expect([posted.replayed, replayed.replayed].sort()).toEqual([false, true]);
+      expect(replayed.entry.id).toBe(posted.entry.id);
+    }
+    // The retry waited for the first and went in a later batch: each key in two statements, not more.
+    const counts = statementsByKey(from);
+    expect(requests.filter((request) => counts.get(request.key) !== 2)).toEqual([]);
+    await assertLedgerMatchesResponses(
+      database.sql,
+      [...owners.map(({ funding }) => funding), ...sends.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
+      { ownerIds: owners.map(({ ownerId }) => ownerId) },
+    );
+  });
+});
