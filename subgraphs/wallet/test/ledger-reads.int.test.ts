@@ -75,6 +75,10 @@ describe('reads in batches', () => {
       if (page[0]) {
         expect(typeof page[0].seq).toBe('bigint');
         expect(page[0].createdAt).toBeInstanceOf(Date);
+        const [stored] = await database.sql<{ created_at: Date; balance_after: string }[]>`
+          select created_at, balance_after::text from wallet.ledger_entries where id = ${page[0].id}`;
+        expect(page[0].createdAt.getTime()).toBe(stored?.created_at.getTime());
+        expect(page[0].balanceAfter).toBe(BigInt(stored?.balance_after ?? -1));
       }
     }
   });
