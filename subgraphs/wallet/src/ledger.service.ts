@@ -88,9 +88,8 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A row of wallet.post_entry: the entry and the wallet, int8 columns as text (exact). */
-interface PostEntryRow extends Record<string, unknown> {
-  outcome: 'POSTED' | 'REPLAYED' | 'KEY_REUSED';
+/** The columns of an entry, as `wallet.post_entry` and the page reads name them, int8 as text (exact). */
+interface EntryColumns extends Record<string, unknown> {
   entry_id: string;
   entry_seq: string;
   entry_wallet_id: string;
@@ -103,6 +102,10 @@ interface PostEntryRow extends Record<string, unknown> {
   entry_idempotency_key: string | null;
   entry_counterparty_wallet_id: string | null;
   entry_created_at: string | Date;
+}
+
+/** The columns of a wallet, as `wallet.post_entry` and the batched wallet reads name them, int8 as text. */
+interface WalletColumns extends Record<string, unknown> {
   wallet_id: string;
   wallet_owner_id: string;
   wallet_currency_code: string;
@@ -111,7 +114,12 @@ interface PostEntryRow extends Record<string, unknown> {
   wallet_updated_at: string | Date;
 }
 
-function entryOf(row: PostEntryRow): LedgerEntryRow {
+/** A row of wallet.post_entry: the entry and the wallet. */
+interface PostEntryRow extends EntryColumns, WalletColumns {
+  outcome: 'POSTED' | 'REPLAYED' | 'KEY_REUSED';
+}
+
+function entryOf(row: EntryColumns): LedgerEntryRow {
   return {
     id: row.entry_id,
     seq: BigInt(row.entry_seq),
@@ -128,7 +136,7 @@ function entryOf(row: PostEntryRow): LedgerEntryRow {
   };
 }
 
-function walletOf(row: PostEntryRow): WalletRow {
+function walletOf(row: WalletColumns): WalletRow {
   return {
     id: row.wallet_id,
     ownerId: row.wallet_owner_id,
@@ -186,7 +194,7 @@ export function createLedger(deps: LedgerDeps) {
       owners.length === 1
         ? await walletByOwner.execute({ ownerId: owners[0] })
         : (
-            await db.execute<PostEntryRow>(sql`
+            await db.execute<WalletColumns>(sql`
               select w.id as wallet_id, w.owner_id as wallet_owner_id, w.currency_code as wallet_currency_code,
                 w.balance::text as wallet_balance, w.created_at as wallet_created_at, w.updated_at as wallet_updated_at
               from wallet.wallets w where w.owner_id = any(${sql.param([...new Set(owners)])}::text[])`)
@@ -210,7 +218,7 @@ export function createLedger(deps: LedgerDeps) {
     for (const [limit, indexes] of bySize) {
       const walletIds = indexes.map((index) => (reads[index] as PageRead).walletId);
       const beforeSeqs = indexes.map((index) => (reads[index] as PageRead).beforeSeq?.toString() ?? null);
-      const rows = await db.execute<PostEntryRow & { i: string }>(sql`
+      const rows = await db.execute<EntryColumns & { i: string }>(sql`
         select k.i, e.id as entry_id, e.seq::text as entry_seq, e.wallet_id as entry_wallet_id, e.kind as entry_kind,
           e.amount::text as entry_amount, e.balance_after::text as entry_balance_after, e.currency_code as entry_currency_code,
           e.description as entry_description, e.operation as entry_operation, e.idempotency_key as entry_idempotency_key,
