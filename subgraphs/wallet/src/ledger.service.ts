@@ -83,6 +83,12 @@ interface EntryInput {
   readonly operation: Operation;
 }
 
+/** The statement waited too long: a row lock held elsewhere (lock_timeout) or its own run (statement_timeout). */
+function isWaitTimeout(error: unknown): boolean {
+  const code = findPostgresError(error)?.code;
+  return code === '55P03' || code === '57014';
+}
+
 /** Code-unit order, the same on every replica (not the locale's). */
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -397,7 +403,9 @@ export function createLedger(deps: LedgerDeps) {
       );
     } catch (error) {
       // The database out of reach is the same for every entry: say so rather than try each.
-      if (isDatabaseUnavailable(error)) return entries.map(() => error as Error);
+      // A lock or statement timeout is not: one entry's wallet, held elsewhere, made the whole
+      // batch wait; alone, only that entry waits again.
+      if (isDatabaseUnavailable(error) && !isWaitTimeout(error)) return entries.map(() => error as Error);
       return Promise.all(entries.map(alone));
     }
     const results: (PostedTransaction | Error | undefined)[] = new Array(entries.length);

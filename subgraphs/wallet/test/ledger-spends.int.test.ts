@@ -6,7 +6,7 @@
 // taken twice, no balance below zero.
 
 import { randomUUID } from 'node:crypto';
-import type { Money } from '@giftpay/common';
+import { isDatabaseUnavailable, type Money } from '@giftpay/common';
 import { connectDatabase } from '@giftpay/common/db';
 import { assertLedgerMatchesResponses, CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, type SuccessfulRequest, type TestDatabase } from '@giftpay/testing';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -18,20 +18,23 @@ let database: TestDatabase;
 /** Two ledgers on pools of their own, as two replicas of the wallet are. */
 let ledger: Ledger;
 let replica: Ledger;
+/** A replica whose statements wait at most 300 ms for a row lock (DB_LOCK_TIMEOUT_MS). */
+let impatient: Ledger;
 const closers: (() => Promise<void>)[] = [];
 /** Every statement each ledger sent, in order, with its parameters. */
 const sent: { query: string; params: unknown[] }[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  const open = (name: string) => {
-    const connection = connectDatabase(database.url, schema, { applicationName: name, maxConnections: 10, timeouts: CONTENDED_LEDGER_TIMEOUTS });
+  const open = (name: string, timeouts = CONTENDED_LEDGER_TIMEOUTS) => {
+    const connection = connectDatabase(database.url, schema, { applicationName: name, maxConnections: 10, timeouts });
     closers.push(connection.close);
     const db = drizzle(connection.sql, { schema, logger: { logQuery: (query, params) => sent.push({ query, params }) } });
     return createLedger({ db, defaultCurrency: 'IRR', findUserIdByUsername: async () => null });
   };
   ledger = open('ledger-spends-test');
   replica = open('ledger-spends-replica');
+  impatient = open('ledger-spends-impatient', { ...CONTENDED_LEDGER_TIMEOUTS, lockMs: 300 });
 });
 
 afterAll(async () => {
@@ -233,5 +236,33 @@ describe('spends in batches', () => {
       [...owners.map(({ funding }) => funding), ...sends.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
       { ownerIds: owners.map(({ ownerId }) => ownerId) },
     );
+  });
+
+  it('answers only the spend whose wallet is held elsewhere past the lock timeout with an error, and posts the others of its batch', async () => {
+    const owners = await Promise.all(Array.from({ length: 8 }, () => funded(1000)));
+    const held = owners[3] as { ownerId: string; funding: SuccessfulRequest };
+    const holder = await database.sql.reserve();
+    try {
+      await holder`begin`;
+      await holder`select id from wallet.wallets where owner_id = ${held.ownerId} for update`;
+      const requests: Spend[] = owners.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+      const outcomes = await Promise.allSettled(requests.map((request) => spend(impatient, request)));
+      await holder`rollback`;
+      const refused = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [{ index, reason: outcome.reason as unknown }] : []));
+      // Only the held wallet's spend timed out, as a database that cannot serve it now (SERVICE_UNAVAILABLE).
+      expect(refused.map(({ index }) => index)).toEqual([3]);
+      expect(isDatabaseUnavailable(refused[0]?.reason)).toBe(true);
+      const posted = outcomes.flatMap((outcome, index) => (outcome.status === 'fulfilled' ? [succeeded(requests[index] as Spend, outcome.value)] : []));
+      expect(posted).toHaveLength(7);
+      // Nothing of the timed-out spend was written: sent again, now that the row is free, it is posted once.
+      const again = await spend(impatient, requests[3] as Spend);
+      expect(again.replayed).toBe(false);
+      await assertLedgerMatchesResponses(database.sql, [...owners.map(({ funding }) => funding), ...posted, succeeded(requests[3] as Spend, again)], {
+        ownerIds: owners.map(({ ownerId }) => ownerId),
+      });
+    } finally {
+      await holder`rollback`.catch(() => {});
+      holder.release();
+    }
   });
 });
