@@ -4,6 +4,7 @@
 // are read as the change a test made (scraped before and after), so no test depends on
 // what another test did first.
 
+import { randomUUID } from 'node:crypto';
 import {
   activateGiftCard,
   createTestDatabase,
@@ -151,6 +152,25 @@ describe('/metrics', () => {
     const mended = await scrape(stack.wallet.listening.url);
     expect(seriesValue(mended, 'wallet_ledger_imbalance', { currency: 'IRR' })).toBe(0);
     expect(seriesValue(mended, 'wallet_ledger_balanced')).toBe(1);
+  });
+
+  it("counts the wallet's batches of spends, and a batch posted again alone when one of its spends is refused", async () => {
+    const user = await stack.signUp();
+    const { code } = await stack.issueGiftCard({ amount: '100' });
+    await activateGiftCard(stack, user, code);
+    const spend = (amount: string) =>
+      stack.graphql('mutation ($input: SpendInput!) { spend(input: $input) { transaction { id } } }', {
+        token: user.token,
+        variables: { input: { amount: { amount, currencyCode: 'IRR' }, description: 'metrics', idempotencyKey: randomUUID() } },
+      });
+    const before = await scrape(stack.wallet.listening.url);
+    // 20 spends of 10 at once from a wallet of 100: some leave together, 10 are refused.
+    const answers = await Promise.all(Array.from({ length: 20 }, () => spend('10')));
+    expect(answers.filter((answer) => !answer.errors).length).toBe(10);
+    expect(answers.filter((answer) => answer.errors?.[0]?.extensions?.code === 'INSUFFICIENT_FUNDS').length).toBe(10);
+    const after = await scrape(stack.wallet.listening.url);
+    expect(grew(before, after, 'wallet_post_batch_size_count', { operation: 'spend' })).toBeGreaterThan(0);
+    expect(grew(before, after, 'wallet_posted_alone_total', { reason: 'refused' })).toBeGreaterThan(0);
   });
 
   it('labels unknown paths as "other", so probing paths cannot grow the series', async () => {

@@ -4,8 +4,10 @@
 
 import {
   BadUserInputError,
+  type Counter,
   CurrencyMismatchError,
   findPostgresError,
+  type Histogram,
   IdempotencyKeyReusedError,
   InsufficientFundsError,
   isDatabaseUnavailable,
@@ -38,6 +40,13 @@ export interface LedgerDeps {
   readonly defaultCurrency: string;
   /** Resolves a username to a user id through the accounts service, or null. */
   readonly findUserIdByUsername: (username: string) => Promise<string | null>;
+  /** What the batches of spends and credits did (docs/operations.md). */
+  readonly metrics?: {
+    /** Entries posted together in one statement, by operation (`spend`, `credit`). */
+    readonly batchSize?: Histogram<'operation'>;
+    /** Entries of a batch posted again alone, and why: `refused` (one entry refused), `timeout` (a lock or statement timeout), `failed` (anything else). */
+    readonly postedAlone?: Counter<'reason'>;
+  };
 }
 
 const MAX_TRANSACTION_ATTEMPTS = 5;
@@ -378,6 +387,7 @@ export function createLedger(deps: LedgerDeps) {
   async function postMany(entries: readonly EntryInput[]): Promise<(PostedTransaction | Error)[]> {
     const alone = (entry: EntryInput) => postEntry(entry).catch((error: unknown) => error as Error);
     if (entries.length <= 1) return Promise.all(entries.map(alone));
+    deps.metrics?.batchSize?.observe({ operation: entries[0]?.operation ?? 'unknown' }, entries.length);
     const order = entries.map((entry, ord) => ({ entry, ord })).sort((a, b) => compareText(a.entry.ownerId, b.entry.ownerId) || a.ord - b.ord);
     const batch = JSON.stringify(
       order.map(({ entry, ord }) => ({
@@ -406,6 +416,8 @@ export function createLedger(deps: LedgerDeps) {
       // A lock or statement timeout is not: one entry's wallet, held elsewhere, made the whole
       // batch wait; alone, only that entry waits again.
       if (isDatabaseUnavailable(error) && !isWaitTimeout(error)) return entries.map(() => error as Error);
+      const reason = isWaitTimeout(error) ? 'timeout' : findPostgresError(error)?.code === POST_ENTRY_REFUSED ? 'refused' : 'failed';
+      deps.metrics?.postedAlone?.inc({ reason }, entries.length);
       return Promise.all(entries.map(alone));
     }
     const results: (PostedTransaction | Error | undefined)[] = new Array(entries.length);

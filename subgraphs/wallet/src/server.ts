@@ -3,11 +3,13 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  Counter,
   createLogger,
   createMetrics,
   createSubgraphApp,
   createTokenVerifier,
   Gauge,
+  Histogram,
   type Logger,
   postToService,
   remoteKeySet,
@@ -71,6 +73,21 @@ export async function createServer({
   const ledger = createLedger({
     db: database.db,
     defaultCurrency: config.defaultCurrency,
+    metrics: {
+      batchSize: new Histogram({
+        name: 'wallet_post_batch_size',
+        help: 'Spends, or credits, posted together in one wallet.post_entry statement',
+        labelNames: ['operation'],
+        buckets: [2, 5, 10, 20, 50],
+        registers: [metrics.registry],
+      }),
+      postedAlone: new Counter({
+        name: 'wallet_posted_alone_total',
+        help: 'Entries of a batch posted again alone: refused (one entry of the batch refused), timeout (a lock or statement timeout), failed (anything else)',
+        labelNames: ['reason'],
+        registers: [metrics.registry],
+      }),
+    },
     async findUserIdByUsername(username) {
       try {
         const user = await postToService<{ id: string }>({

@@ -6,7 +6,7 @@
 // taken twice, no balance below zero.
 
 import { randomUUID } from 'node:crypto';
-import { isDatabaseUnavailable, type Money } from '@giftpay/common';
+import { Counter, Histogram, isDatabaseUnavailable, type Money, Registry } from '@giftpay/common';
 import { connectDatabase } from '@giftpay/common/db';
 import { assertLedgerMatchesResponses, CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, type SuccessfulRequest, type TestDatabase } from '@giftpay/testing';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -21,6 +21,23 @@ let replica: Ledger;
 /** A replica whose statements wait at most 300 ms for a row lock (DB_LOCK_TIMEOUT_MS). */
 let impatient: Ledger;
 const closers: (() => Promise<void>)[] = [];
+/** The batches' metrics, shared by every ledger here (wallet_post_batch_size, wallet_posted_alone_total). */
+const registry = new Registry();
+const batchSize = new Histogram({ name: 'batch_size', help: 'h', labelNames: ['operation'], buckets: [2, 5, 10, 20, 50], registers: [registry] });
+const postedAlone = new Counter({ name: 'posted_alone', help: 'h', labelNames: ['reason'], registers: [registry] });
+
+/** A series of the batch-size histogram for one operation: `batch_size_count` (batches) or `batch_size_sum` (their entries). */
+async function batchSeries(series: 'batch_size_count' | 'batch_size_sum', operation: string): Promise<number> {
+  const { values } = await batchSize.get();
+  return values.find((value) => value.metricName === series && value.labels.operation === operation)?.value ?? 0;
+}
+
+/** Entries posted again alone for `reason`. */
+async function aloneFor(reason: string): Promise<number> {
+  const { values } = await postedAlone.get();
+  return values.find((value) => value.labels.reason === reason)?.value ?? 0;
+}
+
 /** Every statement each ledger sent, in order, with its parameters. */
 const sent: { query: string; params: unknown[] }[] = [];
 
@@ -30,7 +47,7 @@ beforeAll(async () => {
     const connection = connectDatabase(database.url, schema, { applicationName: name, maxConnections: 10, timeouts });
     closers.push(connection.close);
     const db = drizzle(connection.sql, { schema, logger: { logQuery: (query, params) => sent.push({ query, params }) } });
-    return createLedger({ db, defaultCurrency: 'IRR', findUserIdByUsername: async () => null });
+    return createLedger({ db, defaultCurrency: 'IRR', findUserIdByUsername: async () => null, metrics: { batchSize, postedAlone } });
   };
   ledger = open('ledger-spends-test');
   replica = open('ledger-spends-replica');
@@ -95,9 +112,16 @@ describe('spends in batches', () => {
       Array.from({ length: 4 }, (_, step) => ({ ownerId, amount: index + 1 + step * 100, key: randomUUID() })),
     );
     const before = sent.length;
+    const [batchesBefore, batchedBefore] = [await batchSeries('batch_size_count', 'spend'), await batchSeries('batch_size_sum', 'spend')];
     const answers = await Promise.all(requests.map((request) => spend(ledger, request)));
     // One by one they would be 80 statements; together, a batch leaves while up to 50 gather.
-    expect(spendStatements(before).length).toBeLessThanOrEqual(8);
+    const statementsSent = spendStatements(before).length;
+    expect(statementsSent).toBeLessThanOrEqual(8);
+    // Each statement of two spends or more is one batch in the metrics, with its size.
+    const batches = (await batchSeries('batch_size_count', 'spend')) - batchesBefore;
+    const batched = (await batchSeries('batch_size_sum', 'spend')) - batchedBefore;
+    expect(batches).toBeGreaterThan(0);
+    expect(batched).toBe(80 - (statementsSent - batches));
     for (const [index, posted] of answers.entries()) {
       const request = requests[index] as Spend;
       expect(posted.replayed).toBe(false);
@@ -130,7 +154,10 @@ describe('spends in batches', () => {
     const others: Spend[] = rich.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
     // The poor wallet's spend in the middle of the batch, not at an end.
     const requests = [...others.slice(0, 5), refused, ...others.slice(5)];
+    const refusedBefore = await aloneFor('refused');
     const outcomes = await Promise.allSettled(requests.map((request) => spend(ledger, request)));
+    // The batch that held the refused spend was undone, and each of its spends posted alone.
+    expect((await aloneFor('refused')) - refusedBefore).toBeGreaterThanOrEqual(2);
     const codes = outcomes.map((outcome) =>
       outcome.status === 'fulfilled' ? 'POSTED' : ((outcome.reason as { code?: string }).code ?? String(outcome.reason)),
     );
@@ -246,8 +273,10 @@ describe('spends in batches', () => {
       await holder`begin`;
       await holder`select id from wallet.wallets where owner_id = ${held.ownerId} for update`;
       const requests: Spend[] = owners.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+      const timeoutsBefore = await aloneFor('timeout');
       const outcomes = await Promise.allSettled(requests.map((request) => spend(impatient, request)));
       await holder`rollback`;
+      expect((await aloneFor('timeout')) - timeoutsBefore).toBeGreaterThanOrEqual(2);
       const refused = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [{ index, reason: outcome.reason as unknown }] : []));
       // Only the held wallet's spend timed out, as a database that cannot serve it now (SERVICE_UNAVAILABLE).
       expect(refused.map(({ index }) => index)).toEqual([3]);
