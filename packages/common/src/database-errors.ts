@@ -65,6 +65,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** The statement waited too long, for a row lock held elsewhere (55P03) or its own run (57014): one statement's wait, not the database out of reach, though `isDatabaseUnavailable` answers both alike. */
+export function isWaitTimeout(error: unknown): boolean {
+  const code = findPostgresError(error)?.code;
+  return code === LOCK_TIMEOUT || code === STATEMENT_TIMEOUT;
+}
+
+const STATEMENT_TIMEOUT = '57014';
+const LOCK_TIMEOUT = '55P03';
+
 /** Client-side connection failures (postgres.js, Node) and server-side ones (SQLSTATE). */
 const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   'CONNECTION_CLOSED',
@@ -79,8 +88,8 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
   '57P01', // admin_shutdown: pg_terminate_backend, a fast shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: starting up or shutting down
-  '57014', // query_canceled: statement_timeout
-  '55P03', // lock_not_available: lock_timeout
+  STATEMENT_TIMEOUT, // query_canceled: statement_timeout
+  LOCK_TIMEOUT, // lock_not_available: lock_timeout
   '53300', // too_many_connections
   '25P03', // idle_in_transaction_session_timeout
 ]);

@@ -5,7 +5,7 @@
 import { buildSchema, GraphQLError, type GraphQLFormattedError, graphql } from 'graphql';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, reconnectDelaySeconds } from '../src/database-errors.ts';
+import { isDatabaseUnavailable, isWaitTimeout, reconnectDelaySeconds } from '../src/database-errors.ts';
 import { createErrorFormatter, ServiceUnavailableError } from '../src/errors.ts';
 
 const schema = buildSchema('type Query { read: String }');
@@ -80,6 +80,16 @@ describe('an error from a database that is out of reach', () => {
   it('gives a ServiceUnavailableError its code and retryAfterSeconds', async () => {
     const answer = formatted(await errorOfResolver(new ServiceUnavailableError('The wallet is not available just now.', 3)));
     expect(answer).toMatchObject({ message: 'The wallet is not available just now.', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 3 } });
+  });
+});
+
+describe('isWaitTimeout', () => {
+  it("is one statement's wait (lock or statement timeout), also wrapped by drizzle, and not a connection lost", () => {
+    expect(isWaitTimeout(serverError('55P03', 'canceling statement due to lock timeout'))).toBe(true);
+    expect(isWaitTimeout(serverError('57014', 'canceling statement due to statement timeout'))).toBe(true);
+    expect(isWaitTimeout(Object.assign(new Error('Failed query'), { cause: serverError('55P03', 'lock timeout') }))).toBe(true);
+    expect(isWaitTimeout(serverError('57P01', 'terminating connection due to administrator command'))).toBe(false);
+    expect(isWaitTimeout(driverConnectionError('CONNECTION_CLOSED'))).toBe(false);
   });
 });
 

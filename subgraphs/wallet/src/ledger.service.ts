@@ -12,6 +12,7 @@ import {
   InsufficientFundsError,
   isDatabaseUnavailable,
   isRetryableTransactionError,
+  isWaitTimeout,
   MAX_BALANCE_MINOR,
   type Money,
   RecipientNotFoundError,
@@ -90,12 +91,6 @@ interface EntryInput {
   readonly amount: Money;
   readonly description: string;
   readonly operation: Operation;
-}
-
-/** The statement waited too long: a row lock held elsewhere (lock_timeout) or its own run (statement_timeout). */
-function isWaitTimeout(error: unknown): boolean {
-  const code = findPostgresError(error)?.code;
-  return code === '55P03' || code === '57014';
 }
 
 /** Code-unit order, the same on every replica (not the locale's). */

@@ -61,7 +61,12 @@ afterAll(async () => {
 const irr = (minor: number): Money => ({ minor: BigInt(minor), currencyCode: 'IRR' });
 
 /** A new owner whose wallet holds `amount`, and that credit as a success to count. */
-async function funded(amount: number): Promise<{ ownerId: string; funding: SuccessfulRequest }> {
+interface Funded {
+  readonly ownerId: string;
+  readonly funding: SuccessfulRequest;
+}
+
+async function funded(amount: number): Promise<Funded> {
   const ownerId = randomUUID();
   const key = randomUUID();
   const posted = await ledger.credit({ ownerId, amount: irr(amount), description: 'funding', idempotencyKey: key, scope: 'test' });
@@ -81,6 +86,15 @@ function spend(on: Ledger, { ownerId, amount, key, description }: Spend): Promis
 
 function succeeded(request: Spend, posted: PostedTransaction): SuccessfulRequest {
   return { operation: 'spend', ownerId: request.ownerId, key: request.key, amount: BigInt(request.amount), transactionId: posted.entry.id };
+}
+
+/** The ledger of `owners` against their fundings and these spends, each answered as `answers` says (same order). */
+function assertSpendsPosted(owners: readonly Funded[], spends: readonly Spend[], answers: readonly PostedTransaction[]) {
+  return assertLedgerMatchesResponses(
+    database.sql,
+    [...owners.map(({ funding }) => funding), ...spends.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
+    { ownerIds: owners.map(({ ownerId }) => ownerId) },
+  );
 }
 
 /** The statements that posted spends (with wallet.post_entry), after the `from`th statement sent. */
@@ -140,11 +154,7 @@ describe('spends in batches', () => {
         expect(posted.entry.balanceAfter).toBe(balance);
       }
     }
-    await assertLedgerMatchesResponses(
-      database.sql,
-      [...owners.map(({ funding }) => funding), ...requests.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
-      { ownerIds: owners.map(({ ownerId }) => ownerId) },
-    );
+    await assertSpendsPosted(owners, requests, answers);
   });
 
   it('refuses only the spend its wallet cannot pay, and posts the others of its batch', async () => {
@@ -209,7 +219,7 @@ describe('spends in batches', () => {
   it('posts every spend once, with no batch sent twice, when two replicas post batches over the same wallets in opposite orders', async () => {
     const owners = await Promise.all(Array.from({ length: 12 }, () => funded(10_000)));
     const requests: Spend[] = Array.from({ length: 240 }, (_, index) => ({
-      ownerId: (owners[index % owners.length] as { ownerId: string }).ownerId,
+      ownerId: (owners[index % owners.length] as Funded).ownerId,
       amount: 1 + (index % 7),
       key: randomUUID(),
     }));
@@ -230,23 +240,19 @@ describe('spends in batches', () => {
     // Each key went out in one statement: no batch failed and was sent again (a deadlock, say).
     const counts = statementsByKey(from);
     expect(requests.filter((request) => counts.get(request.key) !== 1)).toEqual([]);
-    await assertLedgerMatchesResponses(
-      database.sql,
-      [...owners.map(({ funding }) => funding), ...requests.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
-      { ownerIds: owners.map(({ ownerId }) => ownerId) },
-    );
+    await assertSpendsPosted(owners, requests, answers);
   });
 
   it('posts each key once and replays it once when every spend is sent twice at once beside spends of the same wallets, with no batch sent twice', async () => {
     const owners = await Promise.all(Array.from({ length: 10 }, () => funded(10_000)));
     // As a client that retries at once: each key twice in a row, a wallet's 20 keys one after another.
     const requests: Spend[] = Array.from({ length: 200 }, (_, index) => ({
-      ownerId: (owners[Math.floor(index / 20)] as { ownerId: string }).ownerId,
+      ownerId: (owners[Math.floor(index / 20)] as Funded).ownerId,
       amount: 1 + (index % 5),
       key: randomUUID(),
     }));
     // One spend first, so that pairs fall across the batches' edges (50 spends a batch).
-    const lead: Spend = { ownerId: (owners[0] as { ownerId: string }).ownerId, amount: 1, key: randomUUID() };
+    const lead: Spend = { ownerId: (owners[0] as Funded).ownerId, amount: 1, key: randomUUID() };
     const sends = [lead, ...requests.flatMap((request) => [request, request])];
     const from = sent.length;
     const answers = await Promise.all(sends.map((request) => spend(ledger, request)));
@@ -258,16 +264,12 @@ describe('spends in batches', () => {
     // The retry waited for the first and went in a later batch: each key in two statements, not more.
     const counts = statementsByKey(from);
     expect(requests.filter((request) => counts.get(request.key) !== 2)).toEqual([]);
-    await assertLedgerMatchesResponses(
-      database.sql,
-      [...owners.map(({ funding }) => funding), ...sends.map((request, index) => succeeded(request, answers[index] as PostedTransaction))],
-      { ownerIds: owners.map(({ ownerId }) => ownerId) },
-    );
+    await assertSpendsPosted(owners, sends, answers);
   });
 
   it('answers only the spend whose wallet is held elsewhere past the lock timeout with an error, and posts the others of its batch', async () => {
     const owners = await Promise.all(Array.from({ length: 8 }, () => funded(1000)));
-    const held = owners[3] as { ownerId: string; funding: SuccessfulRequest };
+    const held = owners[3] as Funded;
     const holder = await database.sql.reserve();
     try {
       await holder`begin`;
