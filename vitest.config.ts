@@ -32,9 +32,9 @@ export default defineConfig({
     // uses vi.mock, which needs the module runner or Node's loader hooks.
     experimental: { viteModuleRunner: false, nodeLoader: false },
     reporters: ['default', './scripts/summary-reporter.ts'],
+    // Each project inherits every option above (Vitest 5's default for inline projects).
     projects: [
       {
-        extends: true,
         test: {
           name: 'unit',
           include: roots.map((root) => `${root}/*.test.ts`),
@@ -45,7 +45,6 @@ export default defineConfig({
       // has workers (and a module graph) of its own, and every worker imports the stack again,
       // about 4 s of CPU each. `pnpm test:int` and `pnpm test:e2e` pick their files by name.
       {
-        extends: true,
         test: {
           name: 'db',
           include: roots.flatMap((root) => [`${root}/*.int.test.ts`, `${root}/*.e2e.test.ts`]),
