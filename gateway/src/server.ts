@@ -18,6 +18,7 @@ import {
   createTokenVerifier,
   encodePrincipal,
   errorLoggingPlugin,
+  fetchSigningKeysAtStart,
   GATEWAY_TOKEN_HEADER,
   Histogram,
   type HttpAnswer,
@@ -28,7 +29,6 @@ import {
   metricsPlugin,
   PRINCIPAL_HEADER,
   type Principal,
-  type RemoteKeySet,
   remoteKeySet,
   responseLike,
   SubgraphUnavailableError,
@@ -88,21 +88,28 @@ async function subgraphReady(baseUrl: string, timeoutMs: number): Promise<boolea
   }
 }
 
-/** Fetches the signing keys now, so the first request finds them; a failure is retried on demand. */
-function fetchedAtStart(keys: RemoteKeySet, logger: Logger): RemoteKeySet {
-  void keys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
-  return keys;
-}
-
+/**
+ * Without a verifier given, tokens are checked against the accounts JWKS, whose keys are
+ * fetched from the start on until they come (fetchSigningKeysAtStart); until then the gateway
+ * is not ready (GET /health answers 503).
+ */
 export async function createServer({
   config,
   logger = createLogger('gateway', config.logLevel),
-  verifier = createTokenVerifier(fetchedAtStart(remoteKeySet(config.jwksUrl), logger), config.jwt),
+  verifier: givenVerifier,
 }: {
   config: GatewayConfig;
   logger?: Logger;
   verifier?: TokenVerifier;
 }): Promise<GatewayServer> {
+  let stopFetchingKeys = (): void => {};
+  let verifier = givenVerifier;
+  if (!verifier) {
+    const keys = remoteKeySet(config.jwksUrl);
+    stopFetchingKeys = fetchSigningKeysAtStart(keys, logger);
+    verifier = createTokenVerifier(keys, config.jwt);
+  }
+  const tokens: TokenVerifier = verifier;
   const subgraphUrls: Record<string, string> = config.subgraphUrls;
   const metrics = createMetrics('gateway');
   const subgraphDuration = new Histogram({
@@ -207,7 +214,7 @@ export async function createServer({
       return problem ? { status: 400, code: 'GRAPHQL_VALIDATION_FAILED', message: problem } : null;
     },
     async ready() {
-      const checks = await Promise.all(Object.values(subgraphUrls).map((url) => subgraphReady(url, config.healthTimeoutMs)));
+      const checks = await Promise.all([...Object.values(subgraphUrls).map((url) => subgraphReady(url, config.healthTimeoutMs)), tokens.ready?.() ?? true]);
       return checks.every(Boolean);
     },
     async context(request) {
@@ -216,7 +223,7 @@ export async function createServer({
       }
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
-      const principal = token ? await verifier.verify(token) : null;
+      const principal = token ? await tokens.verify(token) : null;
       const forwardedFor = request.headers['x-forwarded-for'];
       // The right-most entry is the one our own proxy appended; anything left of it the client may have written.
       const proxied = config.trustProxy && typeof forwardedFor === 'string' ? forwardedFor.split(',').at(-1)?.trim() : undefined;
@@ -247,6 +254,7 @@ export async function createServer({
     server,
     logger,
     async close() {
+      stopFetchingKeys();
       await apollo.stop();
     },
   };

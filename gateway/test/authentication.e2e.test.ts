@@ -21,12 +21,14 @@ import {
   type Stack,
   signingKeyOf,
   signToken,
+  startFaultyProxy,
   startGateway,
   startKeySetServer,
   startStack,
   type TokenHeader,
   unsignedToken,
   validClaims,
+  waitUntil,
   withPayload,
 } from '@giftpay/testing';
 import type { JWTPayload } from 'jose';
@@ -275,6 +277,31 @@ describe('the key set', () => {
       expect(keySet.fetches).toBe(1);
     } finally {
       await close();
+    }
+  });
+
+  it('is looked for from the start on: a gateway that starts before the key set can be reached is not ready, answers SERVICE_UNAVAILABLE, then fetches it by itself', async () => {
+    const keySet = await startKeySetServer([realKey.jwk]);
+    const link = await startFaultyProxy(keySet.url.replace(/\/jwks\.json$/, ''));
+    link.mode = 'refuse';
+    const gateway = await startGateway({ ...stack.env, JWKS_URL: `${link.url}/jwks.json` });
+    try {
+      // Its own retries, with no request or health check asking yet.
+      await link.waitFor('refused', 3, 10_000);
+      expect((await fetch(`${gateway.url}/health`)).status).toBe(503);
+      expect((await fetch(`${gateway.url}/health/live`)).status).toBe(200);
+      const early = await ask(user.token, gateway.url);
+      expect(early.body.errors?.map((error) => error.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(keySet.fetches).toBe(0);
+      link.mode = 'pass';
+      await link.waitFor('forwarded', 1, 10_000);
+      await waitUntil('the gateway ready', async () => (await fetch(`${gateway.url}/health`)).status === 200, { timeoutMs: 10_000 });
+      expect((await ask(user.token, gateway.url)).status).toBe(200);
+      expect(keySet.fetches).toBe(1);
+    } finally {
+      await gateway.close();
+      await link.close();
+      await keySet.close();
     }
   });
 

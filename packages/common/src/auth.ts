@@ -13,6 +13,7 @@ import {
 } from 'jose';
 import type { JwtRules } from './config.ts';
 import { ServiceUnavailableError, UnauthenticatedError } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 export type Role = 'user' | 'admin';
 
@@ -24,14 +25,23 @@ export interface Principal {
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
+  /** Whether tokens can be checked now: false while the signing keys were never fetched (see RemoteKeySet.ready). */
+  ready?(): Promise<boolean>;
 }
 
 type KeySource = (header: JWSHeaderParameters, input: FlattenedJWSInput) => ReturnType<ReturnType<typeof createLocalJWKSet>>;
 
 /** A signing-key set fetched from a JWKS URL, kept as it was last fetched when the URL cannot be reached. */
 export interface RemoteKeySet extends KeySource {
-  /** Fetches the key set now; services call it at start so the first request finds it there. */
+  /** Fetches the key set now (see fetchSigningKeysAtStart). */
   refresh(): Promise<void>;
+  /**
+   * True when keys are held. When none ever were, fetches them now and answers whether that
+   * worked: a process that cannot check a token is not ready for its callers.
+   */
+  ready(): Promise<boolean>;
+  /** True when keys are held, with no fetch. */
+  held(): boolean;
 }
 
 const SIGNING_KEYS_UNAVAILABLE = 'The signing keys could not be fetched just now, so the token could not be checked; try again shortly.';
@@ -93,7 +103,66 @@ export function remoteKeySet(jwksUrl: string, options: { cooldownMs?: number; ca
     }
   }) as RemoteKeySet;
   source.refresh = load;
+  source.held = () => keys !== null;
+  source.ready = () =>
+    keys
+      ? Promise.resolve(true)
+      : load().then(
+          () => true,
+          () => false,
+        );
   return source;
+}
+
+/**
+ * Fetches the keys now and, while that fails, again after 0.1 s, 0.2 s, 0.4 s… (at most every
+ * `maxDelayMs`) until one fetch has worked. Every process of the stack starts at once, so the
+ * accounts service is often not listening yet when the others first look; a process that
+ * looked again only on a request refused the requests of the next second
+ * (SERVICE_UNAVAILABLE), the stack ready or not. The failures of the first `quietMs` are
+ * expected and logged at debug, a failure past them once at warn, and keys that came after a
+ * failure at info. Returns what stops the retries (a service's close); its timers never keep
+ * a process alive.
+ */
+export function fetchSigningKeysAtStart(
+  keys: RemoteKeySet,
+  logger: Logger,
+  options: { firstDelayMs?: number; maxDelayMs?: number; quietMs?: number } = {},
+): () => void {
+  const firstDelayMs = options.firstDelayMs ?? 100;
+  const maxDelayMs = options.maxDelayMs ?? 2_000;
+  const quietMs = options.quietMs ?? 10_000;
+  const startedAt = Date.now();
+  let failures = 0;
+  let warned = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = (): void => {
+    if (stopped || keys.held()) return;
+    keys.refresh().then(
+      () => {
+        if (failures > 0) logger.info({ failures }, 'signing keys fetched');
+      },
+      (error: unknown) => {
+        if (stopped || keys.held()) return;
+        failures += 1;
+        const waitedMs = Date.now() - startedAt;
+        if (waitedMs >= quietMs && !warned) {
+          warned = true;
+          logger.warn({ err: error, failures, waitedMs }, 'signing keys still not fetched; tokens cannot be checked until they are; retrying');
+        } else {
+          logger.debug({ err: error, failures }, 'signing keys not fetched yet; retrying');
+        }
+        timer = setTimeout(attempt, Math.min(firstDelayMs * 2 ** (failures - 1), maxDelayMs));
+        timer.unref();
+      },
+    );
+  };
+  attempt();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 export function localKeySet(jwks: JSONWebKeySet): KeySource {
@@ -125,12 +194,14 @@ export function createTokenVerifier(keys: KeySource, rules: JwtRules, options: {
   // Read at each call (not `Date.now` kept once), so a clock replaced later, as tests do, is the one used.
   const now = options.now ?? (() => Date.now());
   const verified = new Map<string, { principal: Principal; validUntilMs: number }>();
+  const ready = (keys as Partial<RemoteKeySet>).ready;
   // A key id is required: without one, a key set of one key would accept any token it verifies.
   const keyWithId = (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
     if (typeof header.kid !== 'string' || header.kid === '') throw new UnauthenticatedError('The token names no signing key (kid).');
     return keys(header, input);
   };
   return {
+    ...(ready ? { ready } : {}),
     async verify(token) {
       const known = verified.get(token);
       if (known) {

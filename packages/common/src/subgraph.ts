@@ -92,11 +92,14 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
   });
   await apollo.start();
 
+  // With no gateway credential, every caller's token is checked here: not ready until the
+  // signing keys are held. With one, the gateway's callers are checked by the gateway.
+  const checksTokens = options.gatewayToken === null ? options.verifier.ready : undefined;
   const server = createHttpApp<SubgraphContext>({
     service: options.name,
     logger,
     apollo,
-    ready: options.ready,
+    ready: checksTokens ? async () => (await options.ready()) && (await checksTokens()) : options.ready,
     routes: options.routes ?? [],
     maxBodyBytes: options.maxBodyBytes ?? 1_000_000,
     metrics: options.metrics,

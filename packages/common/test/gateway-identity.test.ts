@@ -120,7 +120,9 @@ describe('a subgraph', () => {
     ['bob-token', BOB],
   ]);
   let checks = 0;
+  let keysHeld = true;
   const verifier: TokenVerifier = {
+    ready: async () => keysHeld,
     async verify(token) {
       checks += 1;
       const principal = tokens.get(token);
@@ -229,5 +231,18 @@ describe('a subgraph', () => {
     expect(await ask(withCredential, { ...forgedAddress, authorization: 'Bearer alice-token' })).toMatchObject({ address: '127.0.0.1' });
     // A subgraph with no way to tell the gateway apart keeps believing it, as before GATEWAY_TOKEN.
     expect(await ask(withoutCredential, { ...forgedAddress, authorization: 'Bearer alice-token' })).toMatchObject({ address: '10.9.8.7' });
+  });
+
+  it('holding no credential, is not ready (GET /health 503) until it can check tokens itself; holding one, its signing keys do not hold it back', async () => {
+    const health = async (graphqlUrl: string) => (await fetch(graphqlUrl.replace(/\/graphql$/, '/health'))).status;
+    keysHeld = false;
+    try {
+      expect(await health(withoutCredential)).toBe(503);
+      expect(await health(withCredential)).toBe(200);
+      keysHeld = true;
+      expect(await health(withoutCredential)).toBe(200);
+    } finally {
+      keysHeld = true;
+    }
   });
 });

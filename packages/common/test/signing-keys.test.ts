@@ -6,11 +6,14 @@
 
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { captureLogs } from '@giftpay/testing/logs';
 import { errorCodeOf } from '@giftpay/testing/outcome';
+import { sleep, waitUntil } from '@giftpay/testing/waits';
 import { exportJWK, type JWK, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTokenVerifier, remoteKeySet } from '../src/auth.ts';
+import { createTokenVerifier, fetchSigningKeysAtStart, remoteKeySet } from '../src/auth.ts';
 import type { JwtRules } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
 
 const rules: JwtRules = { issuer: 'giftpay-accounts', audience: 'giftpay-api', algorithms: ['EdDSA'], clockToleranceSeconds: 5, maxTokenAgeSeconds: 3600 };
 
@@ -98,6 +101,8 @@ describe('the signing keys', () => {
     const token = await tokenSignedBy(key);
     await verifier.verify(token);
     jwks.mode = 'fail';
+    // Past its age (0 ms) and cooldown (0 ms) only once the clock has moved on: a millisecond later.
+    await sleep(5);
     for (let request = 0; request < 3; request += 1) expect((await verifier.verify(token)).userId).toBe('user-1');
     // The stale set was refreshed in the background (and failed): the fault happened.
     expect(jwks.fetches).toBeGreaterThan(1);
@@ -146,5 +151,82 @@ describe('the signing keys', () => {
     await verifier.verify(await tokenSignedBy(real));
     jwks.mode = 'fail';
     expect(await errorCodeOf(verifier.verify(await tokenSignedBy(forger)))).toBe('UNAUTHENTICATED');
+  });
+
+  it('are fetched from the start on until the JWKS answers, with no request asking: every process of the stack starts at once', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    jwks.mode = 'fail';
+    const keys = remoteKeySet(jwks.url);
+    const stop = fetchSigningKeysAtStart(keys, createLogger('keys-test', 'silent'), { firstDelayMs: 10, maxDelayMs: 40 });
+    try {
+      await waitUntil('three failed fetches', () => jwks.fetches >= 3, { intervalMs: 5 });
+      expect(keys.held()).toBe(false);
+      jwks.mode = 'serve';
+      await waitUntil('the keys held', () => keys.held(), { intervalMs: 5 });
+      const fetched = jwks.fetches;
+      // Held: the first request needs no fetch, whatever the JWKS does now, and the retries are over.
+      jwks.mode = 'fail';
+      expect((await createTokenVerifier(keys, rules).verify(await tokenSignedBy(key))).userId).toBe('user-1');
+      await sleep(200);
+      expect(jwks.fetches).toBe(fetched);
+    } finally {
+      stop();
+    }
+  });
+
+  it('are no longer looked for once the service stops them', async () => {
+    const jwks = await startJwks([]);
+    jwks.mode = 'fail';
+    const stop = fetchSigningKeysAtStart(remoteKeySet(jwks.url), createLogger('keys-test', 'silent'), { firstDelayMs: 10, maxDelayMs: 20 });
+    await waitUntil('two failed fetches', () => jwks.fetches >= 2, { intervalMs: 5 });
+    stop();
+    await sleep(100);
+    const atStop = jwks.fetches;
+    // Every 20 ms, they would have been fetched about ten times more in this wait.
+    await sleep(200);
+    expect(jwks.fetches).toBe(atStop);
+  });
+
+  it('log their expected early failures at debug, one failure past the quiet time at warn, and their arrival at info', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    jwks.mode = 'fail';
+    const logger = createLogger('keys-test', 'info');
+    const logs = captureLogs([logger]);
+    const stop = fetchSigningKeysAtStart(remoteKeySet(jwks.url), logger, { firstDelayMs: 10, maxDelayMs: 20, quietMs: 100 });
+    try {
+      await waitUntil('ten failed fetches', () => jwks.fetches >= 10, { intervalMs: 5 });
+      jwks.mode = 'serve';
+      await logs.waitFor((line) => line.msg === 'signing keys fetched');
+      const lines = logs.lines();
+      const failures = lines.filter((line) => String(line.msg).startsWith('signing keys'));
+      expect(failures.filter((line) => line.level === 40).map((line) => line.msg)).toEqual([
+        'signing keys still not fetched; tokens cannot be checked until they are; retrying',
+      ]);
+      expect(failures.filter((line) => line.level === 20).length).toBeGreaterThanOrEqual(2);
+      expect(failures.filter((line) => line.level === 20).every((line) => line.msg === 'signing keys not fetched yet; retrying')).toBe(true);
+      const fetched = failures.find((line) => line.msg === 'signing keys fetched');
+      expect(fetched?.level).toBe(30);
+      expect(fetched?.failures).toBe(failures.length - 1);
+    } finally {
+      stop();
+      logs.stop();
+    }
+  });
+
+  it('are ready once held: not while none could be fetched, and still when the JWKS goes down afterwards', async () => {
+    const key = await signingKey('k1');
+    const jwks = await startJwks([key.jwk]);
+    jwks.mode = 'fail';
+    const keys = remoteKeySet(jwks.url);
+    const verifier = createTokenVerifier(keys, rules);
+    expect(await verifier.ready?.()).toBe(false);
+    expect(jwks.fetches).toBe(1);
+    jwks.mode = 'serve';
+    expect(await verifier.ready?.()).toBe(true);
+    jwks.mode = 'fail';
+    expect(await verifier.ready?.()).toBe(true);
+    expect(jwks.fetches).toBe(2);
   });
 });

@@ -8,6 +8,7 @@ import {
   createMetrics,
   createSubgraphApp,
   createTokenVerifier,
+  fetchSigningKeysAtStart,
   Gauge,
   Histogram,
   type Logger,
@@ -101,9 +102,9 @@ export async function createServer({
       this.set(await redemptions.parkedCount());
     },
   });
-  // Fetched now, so the first request finds the keys; a failure here is retried on demand.
+  // Fetched from the start on until they come, so the first request finds them.
   const signingKeys = remoteKeySet(config.jwksUrl);
-  void signingKeys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
+  const stopFetchingKeys = fetchSigningKeysAtStart(signingKeys, logger);
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
@@ -127,6 +128,7 @@ export async function createServer({
     cards,
     redemptions,
     async close() {
+      stopFetchingKeys();
       await relay?.stop();
       redemptions.close();
       await app.stop();

@@ -8,6 +8,7 @@ import {
   createMetrics,
   createSubgraphApp,
   createTokenVerifier,
+  fetchSigningKeysAtStart,
   Gauge,
   Histogram,
   type Logger,
@@ -125,9 +126,9 @@ export async function createServer({
       if (report) this.set(report.balanced ? 1 : 0);
     },
   });
-  // Fetched now, so the first request finds the keys; a failure here is retried on demand.
+  // Fetched from the start on until they come, so the first request finds them.
   const signingKeys = remoteKeySet(config.jwksUrl);
-  void signingKeys.refresh().catch((error: unknown) => logger.warn({ err: error }, 'signing keys not fetched yet; will retry on the first request'));
+  const stopFetchingKeys = fetchSigningKeysAtStart(signingKeys, logger);
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
@@ -154,6 +155,7 @@ export async function createServer({
     logger,
     ledger,
     async close() {
+      stopFetchingKeys();
       await app.stop();
       await database.close();
     },
