@@ -129,10 +129,12 @@ describe('activateGiftCard through the gateway', () => {
     expect(balance.data?.me.wallet.balance.amount).toBe('700');
   });
 
-  it('refuses an unknown code with GIFT_CARD_NOT_FOUND and an empty one with BAD_USER_INPUT', async () => {
+  it('refuses an unknown code with GIFT_CARD_NOT_FOUND, whatever its characters, and an empty one with BAD_USER_INPUT', async () => {
     const user = await stack.signUp();
     const unknown = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: 'ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ' } });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('GIFT_CARD_NOT_FOUND');
+    const noCardCouldHaveIt = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: 'WRONG_CODE!' } });
+    expect(noCardCouldHaveIt.errors?.map((error) => error.extensions?.code)).toEqual(['GIFT_CARD_NOT_FOUND']);
     const empty = await stack.graphql(ACTIVATE, { token: user.token, variables: { code: ' - ' } });
     expect(empty.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });

@@ -2,6 +2,7 @@
 // idempotent retries, every refusal with its contract code, and history paging.
 
 import { randomUUID } from 'node:crypto';
+import { listen } from '@giftpay/common';
 import {
   assertLedgerInvariants,
   balanceThroughGateway,
@@ -15,6 +16,8 @@ import {
   type TestDatabase,
   walletsOf,
 } from '@giftpay/testing';
+import { createServer as createWallet } from '@giftpay/wallet';
+import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let stack: Stack;
@@ -61,7 +64,7 @@ interface SpendData {
   };
 }
 
-function spendInput(amount: string, idempotencyKey = randomUUID(), currencyCode = 'IRR', description = 'coffee') {
+function spendInput(amount: string, idempotencyKey: string = randomUUID(), currencyCode = 'IRR', description = 'coffee') {
   return { input: { amount: { amount, currencyCode }, description, idempotencyKey } };
 }
 
@@ -106,6 +109,20 @@ describe('spend', () => {
     const result = await stack.graphql(SPEND, { token: user.token, variables: spendInput(amount) });
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(await balanceOf(user)).toBe('10');
+  });
+
+  it('refuses a description or a key that is not well-formed Unicode (a lone surrogate) with BAD_USER_INPUT, and posts the spend sent beside it', async () => {
+    const user = await fundedUser('10');
+    const loneSurrogate = 'coffee \ud800';
+    const [badDescription, badKey, good] = await Promise.all([
+      stack.graphql(SPEND, { token: user.token, variables: spendInput('1', randomUUID(), 'IRR', loneSurrogate) }),
+      stack.graphql(SPEND, { token: user.token, variables: spendInput('1', loneSurrogate) }),
+      stack.graphql<SpendData>(SPEND, { token: user.token, variables: spendInput('2') }),
+    ]);
+    expect(badDescription.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(badKey.errors?.map((error) => error.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    expect(good.data?.spend.transaction.amount.amount).toBe('2');
+    expect(await balanceOf(user)).toBe('8');
   });
 
   it('refuses a float amount sent as a JSON number', async () => {
@@ -297,6 +314,72 @@ describe('the wallet read', () => {
       expect(accountsLink.counts.refused).toBeGreaterThan(0);
     } finally {
       await gateway.close();
+      await accountsLink.close();
+    }
+  });
+});
+
+describe('a transfer or an adjustment while accounts cannot answer', () => {
+  it('is refused SERVICE_UNAVAILABLE naming accounts, moves nothing, and goes through once when sent again after accounts is back', async () => {
+    const [sender, recipient, admin] = [await fundedUser('50'), await stack.signUp(), await stack.logInAdmin()];
+    // A wallet of its own whose link to accounts (the username lookup) fails on demand, and a
+    // gateway that reaches that wallet; the signing keys still come from accounts itself.
+    const accountsLink = await startFaultyProxy(stack.accounts.listening.url);
+    const wallet = await createWallet({
+      config: loadWalletConfig({
+        ...stack.env,
+        ACCOUNTS_URL: accountsLink.url,
+        JWKS_URL: `${stack.accounts.listening.url}/.well-known/jwks.json`,
+        SERVICE_CALL_TIMEOUT_MS: '300',
+      }),
+    });
+    const walletListening = await listen(wallet.server, 0, '127.0.0.1');
+    const gateway = await startGateway({ ...stack.env, WALLET_URL: walletListening.url });
+    const ask = async (query: string, token: string, variables: Record<string, unknown>) => {
+      const response = await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as { data?: Record<string, unknown> | null; errors?: { extensions?: Record<string, unknown> }[] };
+    };
+    const transfer = { toUsername: recipient.username, amount: { amount: '20', currencyCode: 'IRR' }, idempotencyKey: randomUUID() };
+    const ADJUST = 'mutation ($input: AdjustWalletInput!) { adjustWallet(input: $input) { transaction { amount { amount } } } }';
+    const adjustment = {
+      username: recipient.username,
+      amount: { amount: '5', currencyCode: 'IRR' },
+      kind: 'CREDIT',
+      reason: 'goodwill',
+      idempotencyKey: randomUUID(),
+    };
+    try {
+      for (const fault of ['refuse', 'hang'] as const) {
+        accountsLink.mode = fault;
+        for (const [name, answer] of [
+          ['transfer', await ask(TRANSFER, sender.token, { input: transfer })],
+          ['adjustWallet', await ask(ADJUST, admin.token, { input: adjustment })],
+        ] as const) {
+          expect(
+            answer.errors?.map((error) => error.extensions),
+            `${name} with accounts answering ${fault}`,
+          ).toEqual([{ code: 'SERVICE_UNAVAILABLE', service: 'accounts', retryAfterSeconds: 1 }]);
+        }
+      }
+      expect(accountsLink.counts.refused).toBe(2);
+      expect(accountsLink.counts.hung).toBe(2);
+      expect(await balanceOf(sender)).toBe('50');
+      expect(await balanceOf(recipient)).toBe('0');
+      accountsLink.mode = 'pass';
+      const sent = await ask(TRANSFER, sender.token, { input: transfer });
+      expect(sent.errors).toBeUndefined();
+      expect((await ask(ADJUST, admin.token, { input: adjustment })).errors).toBeUndefined();
+      expect(await balanceOf(sender)).toBe('30');
+      expect(await balanceOf(recipient)).toBe('25');
+      await assertLedgerInvariants(database.sql, { ownerIds: [sender.userId, recipient.userId] });
+    } finally {
+      await gateway.close();
+      await walletListening.close();
+      await wallet.close();
       await accountsLink.close();
     }
   });

@@ -178,14 +178,18 @@ const REQUEST_ERROR_CODES: ReadonlySet<string> = new Set([
 /**
  * Apollo Server's own codes for an operation that cannot run, told to clients in the
  * contract's words: a syntax error or an operation name that is not in the document is an
- * operation not valid against the schema. The automatic-persisted-query codes stay as they
- * are: Apollo Client's persisted-query link reacts to them by name.
+ * operation not valid against the schema. An automatic persisted query the gateway does not
+ * hold (or will not take) is a request it does not accept, BAD_REQUEST; its message stays
+ * `PersistedQueryNotFound` (`PersistedQueryNotSupported`), which is what APQ clients look for
+ * (Apollo Client by message or code, urql by message only) before sending the query itself.
  */
 const CONTRACT_CODE_OF_REQUEST_ERROR: Readonly<Record<string, string>> = {
   GRAPHQL_PARSE_FAILED: 'GRAPHQL_VALIDATION_FAILED',
   OPERATION_RESOLUTION_FAILURE: 'GRAPHQL_VALIDATION_FAILED',
   // @apollo/gateway's own word for an operation it cannot plan (an unknown operation name).
   INVALID_GRAPHQL: 'GRAPHQL_VALIDATION_FAILED',
+  PERSISTED_QUERY_NOT_FOUND: 'BAD_REQUEST',
+  PERSISTED_QUERY_NOT_SUPPORTED: 'BAD_REQUEST',
 };
 
 /**

@@ -74,6 +74,7 @@ describe('the cards audit log', () => {
     ['blank', '   '],
     ['too long', 'x'.repeat(201)],
     ['with a control character', 'line one\nline two'],
+    ['with a lone surrogate', 'broken \ud83d text'],
   ])('refuses a reason that is %s with BAD_USER_INPUT, and changes nothing', async (_name, reason) => {
     const card = await issueOne('issuer');
     await expect(cards.disable(card.id, { actorId: 'admin-a', reason })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });

@@ -15,6 +15,7 @@ import {
   postToService,
   remoteKeySet,
   ServiceCallError,
+  ServiceUnavailableError,
   type SubgraphApp,
 } from '@giftpay/common';
 import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
@@ -100,6 +101,12 @@ export async function createServer({
         return user.id;
       } catch (error) {
         if (error instanceof ServiceCallError && error.status === 404) return null;
+        // Accounts unreachable, too slow or itself unavailable: nothing has moved yet (the
+        // lookup comes before the transaction), so the caller may send the same request again.
+        if (error instanceof ServiceCallError && (error.status === null || error.status === 502 || error.status === 503 || error.status === 504)) {
+          logger.warn({ err: error }, 'accounts did not answer a username lookup');
+          throw new ServiceUnavailableError(undefined, 1, 'accounts');
+        }
         throw error;
       }
     },

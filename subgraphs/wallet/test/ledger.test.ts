@@ -74,6 +74,15 @@ describe('checkIdempotencyKey', () => {
   it('accepts printable non-ASCII characters', () => {
     expect(checkIdempotencyKey('kauf-ß-😀')).toBe('kauf-ß-😀');
   });
+
+  it.each([
+    ['a lone high surrogate', 'key-\ud800'],
+    ['a lone low surrogate', '\udfff-key'],
+    ['an emoji cut in half', '😀'.slice(0, 1)],
+  ])('refuses a key or a description holding %s, which could not be stored as sent', (_label, text) => {
+    expect(() => checkIdempotencyKey(text)).toThrow(BadUserInputError);
+    expect(() => checkDescription(text)).toThrow(BadUserInputError);
+  });
 });
 
 describe('requestFingerprint', () => {

@@ -3,7 +3,7 @@
 // the normal form codes are compared in; and the keyed hash they are stored as.
 
 import { createHmac, randomBytes } from 'node:crypto';
-import { BadUserInputError } from '@giftpay/common';
+import { BadUserInputError, GiftCardNotFoundError } from '@giftpay/common';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const RANDOM_CODE_LENGTH = 20; // 20 × 5 bits = 100 bits
@@ -26,13 +26,16 @@ export function normalizeCode(code: string): string {
   return code.replace(/[\s-]+/g, '').toUpperCase();
 }
 
-/** A code as a user submits it: refuses what cannot be any code at all. */
+/**
+ * A code as a user submits it, normalized. An empty one is malformed input (BAD_USER_INPUT);
+ * any other that no card could have (a character outside letters, digits, spaces and dashes,
+ * or over 64 long) is GIFT_CARD_NOT_FOUND, as the contract answers a code no card has,
+ * without looking it up.
+ */
 export function checkSubmittedCode(code: string): string {
   const normalized = normalizeCode(code);
   if (normalized === '') throw new BadUserInputError('Enter a gift card code.');
-  if (normalized.length > 64 || !/^[A-Z0-9]+$/.test(normalized)) {
-    throw new BadUserInputError('A gift card code has only letters, digits, spaces and dashes.');
-  }
+  if (normalized.length > 64 || !/^[A-Z0-9]+$/.test(normalized)) throw new GiftCardNotFoundError();
   return normalized;
 }
 

@@ -1,6 +1,6 @@
 // What a gift card's state means: its status, and why a claim of it was refused.
 
-import { BadUserInputError, type DomainError, GiftCardDisabledError, GiftCardExpiredError, GiftCardUsedUpError, hasControlCharacter } from '@giftpay/common';
+import { BadUserInputError, type DomainError, GiftCardDisabledError, GiftCardExpiredError, GiftCardUsedUpError, hasUnprintable } from '@giftpay/common';
 
 export type GiftCardStatus = 'ACTIVE' | 'USED_UP' | 'DISABLED' | 'EXPIRED';
 
@@ -57,7 +57,7 @@ export const MAX_REASON_LENGTH = 200;
 export function checkReason(reason: string | null | undefined): string | null {
   if (reason == null) return null;
   const trimmed = reason.trim();
-  if (trimmed === '' || trimmed.length > MAX_REASON_LENGTH || hasControlCharacter(trimmed)) {
+  if (trimmed === '' || trimmed.length > MAX_REASON_LENGTH || hasUnprintable(trimmed)) {
     throw new BadUserInputError(`A reason is 1 to ${MAX_REASON_LENGTH} printable characters; leave it out to give none.`);
   }
   return trimmed;

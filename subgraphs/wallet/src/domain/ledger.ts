@@ -2,7 +2,7 @@
 // fingerprint that tells a retry of it from a different request under the same key.
 
 import { createHash } from 'node:crypto';
-import { BadUserInputError, hasControlCharacter } from '@giftpay/common';
+import { BadUserInputError, hasUnprintable } from '@giftpay/common';
 
 export type TransactionKind = 'CREDIT' | 'DEBIT';
 export type Operation = 'credit' | 'spend' | 'transfer' | 'adjustment';
@@ -12,14 +12,14 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 
 export function checkDescription(description: string): string {
   const trimmed = description.trim();
-  if (trimmed === '' || trimmed.length > MAX_DESCRIPTION_LENGTH || hasControlCharacter(trimmed)) {
+  if (trimmed === '' || trimmed.length > MAX_DESCRIPTION_LENGTH || hasUnprintable(trimmed)) {
     throw new BadUserInputError(`A description is 1 to ${MAX_DESCRIPTION_LENGTH} printable characters.`);
   }
   return trimmed;
 }
 
 export function checkIdempotencyKey(key: string): string {
-  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || hasControlCharacter(key)) {
+  if (key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || hasUnprintable(key)) {
     throw new BadUserInputError(`An idempotency key is 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable characters; a UUID is a good choice.`);
   }
   return key;
