@@ -589,15 +589,21 @@ export function createLedger(deps: LedgerDeps) {
         if (previous) return replay(tx, previous);
         // Created (when new) in one global order too: opposite transfers between two new
         // wallets would otherwise take the unique index's locks in opposite orders and deadlock.
-        const [firstOwner, secondOwner] = [input.ownerId, recipientId].sort();
+        const [firstOwner, secondOwner] = [input.ownerId, recipientId].sort(compareText);
         const created = new Map<string, WalletRow>();
         for (const owner of [firstOwner, secondOwner] as string[]) created.set(owner, await ensureWallet(tx, owner));
         const sender = created.get(input.ownerId) as WalletRow;
         const recipient = created.get(recipientId) as WalletRow;
         checkCurrency(sender, input.amount);
         checkCurrency(recipient, input.amount);
-        // Both rows locked in one global order (by id): two users paying each other at once wait, never deadlock.
-        await tx.execute(sql`select id from ${wallets} where ${wallets.id} in (${sender.id}, ${recipient.id}) order by ${wallets.id} for update`);
+        // Both rows locked in the order of their owners, the one batches of spends and credits
+        // lock theirs in (postMany): two users paying each other at once, or a transfer beside a
+        // batch over the same wallets, wait in turn and never wait for each other. (By wallet id,
+        // a transfer took the second owner's row first, while a batch held the first's.)
+        const second = created.get(secondOwner as string) as WalletRow;
+        await tx.execute(
+          sql`select id from ${wallets} where ${wallets.id} in (${sender.id}, ${recipient.id}) order by ${wallets.id} = ${second.id} for update`,
+        );
         const debit = await applyEntry(tx, sender, {
           kind: 'DEBIT',
           amount: input.amount.minor,
