@@ -145,7 +145,12 @@ function oneLine(text: string): string {
 }
 
 let databaseUrl = env.DATABASE_URL?.trim();
-if (!databaseUrl) {
+// DATABASE_URL may come from a file (DATABASE_URL_FILE, a mounted secret): the services read it
+// themselves (packages/common/src/secret-files.ts), so no embedded PostgreSQL then, and no
+// DATABASE_URL passed on beside it (both set stops a service, naming them).
+const databaseUrlFile = env.DATABASE_URL_FILE?.trim();
+if (!databaseUrl && databaseUrlFile) say(`DATABASE_URL comes from ${databaseUrlFile} (DATABASE_URL_FILE): the services read it`);
+if (!databaseUrl && !databaseUrlFile) {
   const postgresPort = portOf('EMBEDDED_POSTGRES_PORT', 5433);
   const requestedDir = resolve(dataDir, 'postgres');
   say(`DATABASE_URL is not set: starting the embedded PostgreSQL on 127.0.0.1:${postgresPort}`);
@@ -232,7 +237,7 @@ function startService(service: (typeof services)[number]): void {
   const startedAt = Date.now();
   const child = spawn(process.execPath, [...profileFlags, service.entry], {
     cwd: root,
-    env: { ...env, ...serviceUrls, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
+    env: { ...env, ...serviceUrls, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), DATA_DIR: dataDir, GIFTPAY_SUPERVISOR_PID: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(service.name, child);

@@ -19,7 +19,7 @@ const databases: TestDatabase[] = [];
 const STACK_TEST_TIMEOUT_MS = 300_000;
 
 beforeAll(async () => {
-  for (let index = 0; index < 2; index += 1) databases.push(await createTestDatabase());
+  for (let index = 0; index < 3; index += 1) databases.push(await createTestDatabase());
 });
 
 afterEach(async () => {
@@ -133,6 +133,32 @@ describe('the first run', () => {
       );
       expect(message).toContain('exited with 1 before it was ready');
       expect(message).not.toContain('short');
+    },
+    STACK_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'takes the database from DATABASE_URL_FILE, as the services do, and starts no embedded PostgreSQL',
+    async () => {
+      const { DATABASE_URL: url, ...env } = await newcomerEnv(databases[2] as TestDatabase);
+      const urlFile = join(env.DATA_DIR as string, 'database-url');
+      await writeFile(urlFile, `${url}\n`, { mode: 0o600 });
+      const stack = await start({ ...env, DATABASE_URL_FILE: urlFile });
+      try {
+        expect(stack.output()).toContain(`DATABASE_URL comes from ${urlFile} (DATABASE_URL_FILE): the services read it`);
+        expect(stack.output()).not.toContain('embedded PostgreSQL');
+        const signUp = await graphql<{ signUp: { user: { username: string } } }>(
+          stack,
+          'mutation { signUp(input: { username: "from_a_file", password: "a-long-enough-password" }) { user { username } } }',
+        );
+        expect(signUp.data?.signUp.user.username).toBe('from_a_file');
+        // The user is in the database the file names.
+        const [row] = await (databases[2] as TestDatabase).sql`select username from accounts.users where username = 'from_a_file'`;
+        expect(row?.username).toBe('from_a_file');
+      } finally {
+        stack.child.kill('SIGINT');
+        await stack.exited;
+      }
     },
     STACK_TEST_TIMEOUT_MS,
   );
