@@ -1,6 +1,7 @@
 // Checks that the API schema contains the whole public contract (schema/contract/api.graphql,
-// a copy of the published one): every type, field, argument (with its type), input field,
-// enum value and scalar, spelled exactly so. What schema/contract/api.next.graphql adds (asked
+// a copy of the published one): every type, field, argument (with its type and default), input
+// field (likewise), enum value and scalar, spelled exactly so, and no argument or input field
+// required that the contract does not have. What schema/contract/api.next.graphql adds (asked
 // for by open work) is listed when missing, as pending, without failing.
 // Usage: `pnpm contract` or `node scripts/contract-check.ts [schema/schema.graphql]`.
 // Exits 0 when nothing of the contract is missing, 1 when something is, 2 when it cannot run.
@@ -8,7 +9,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSchema, type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
+import {
+  buildSchema,
+  type GraphQLArgument,
+  type GraphQLInputField,
+  type GraphQLSchema,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
+  isNonNullType,
+  isObjectType,
+  print,
+} from 'graphql';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CONTRACT_PATH = join(root, 'schema/contract/api.graphql');
@@ -16,6 +28,16 @@ export const NEXT_CONTRACT_PATH = join(root, 'schema/contract/api.next.graphql')
 
 export function loadSchema(sdl: string): GraphQLSchema {
   return buildSchema(sdl, { assumeValidSDL: true });
+}
+
+/** A default value as the SDL writes it, or "no default". */
+function defaultOf(input: GraphQLArgument | GraphQLInputField): string {
+  return input.astNode?.defaultValue ? print(input.astNode.defaultValue) : 'no default';
+}
+
+/** Non-null with no default: a caller must send it. */
+function isRequired(input: GraphQLArgument | GraphQLInputField): boolean {
+  return isNonNullType(input.type) && input.defaultValue === undefined;
 }
 
 /** What of `contract` the `actual` schema lacks or spells differently, one line each. */
@@ -45,17 +67,30 @@ export function missingFrom(contract: GraphQLSchema, actual: GraphQLSchema): str
         if (String(twin.type) !== String(field.type) && !stronger) missing.push(`${type.name}.${field.name} is ${twin.type}, not ${field.type}`);
         for (const arg of field.args) {
           const twinArg = twin.args.find((candidate) => candidate.name === arg.name);
-          if (!twinArg) missing.push(`${type.name}.${field.name}(${arg.name})`);
-          else if (String(twinArg.type) !== String(arg.type)) missing.push(`${type.name}.${field.name}(${arg.name}) is ${twinArg.type}, not ${arg.type}`);
+          const name = `${type.name}.${field.name}(${arg.name})`;
+          if (!twinArg) missing.push(name);
+          else if (String(twinArg.type) !== String(arg.type)) missing.push(`${name} is ${twinArg.type}, not ${arg.type}`);
+          else if (defaultOf(twinArg) !== defaultOf(arg)) missing.push(`${name} defaults to ${defaultOf(twinArg)}, not ${defaultOf(arg)}`);
+        }
+        // An argument a client written against the contract does not send must not be required.
+        for (const extra of twin.args) {
+          if (!field.args.some((arg) => arg.name === extra.name) && isRequired(extra))
+            missing.push(`${type.name}.${field.name}(${extra.name}) is required and not in the contract`);
         }
       }
     }
     if (isInputObjectType(type) && isInputObjectType(other)) {
       const theirs = other.getFields();
-      for (const field of Object.values(type.getFields())) {
+      const ours = type.getFields();
+      for (const field of Object.values(ours)) {
         const twin = theirs[field.name];
-        if (!twin) missing.push(`${type.name}.${field.name}`);
-        else if (String(twin.type) !== String(field.type)) missing.push(`${type.name}.${field.name} is ${twin.type}, not ${field.type}`);
+        const name = `${type.name}.${field.name}`;
+        if (!twin) missing.push(name);
+        else if (String(twin.type) !== String(field.type)) missing.push(`${name} is ${twin.type}, not ${field.type}`);
+        else if (defaultOf(twin) !== defaultOf(field)) missing.push(`${name} defaults to ${defaultOf(twin)}, not ${defaultOf(field)}`);
+      }
+      for (const extra of Object.values(theirs)) {
+        if (!ours[extra.name] && isRequired(extra)) missing.push(`${type.name}.${extra.name} is required and not in the contract`);
       }
     }
     if (isEnumType(type) && isEnumType(other)) {

@@ -1,5 +1,5 @@
 // The contract check (scripts/contract-check.ts) fails on anything of the contract missing or
-// spelled differently, allows an output field to promise more, reports what api.next adds as
+// spelled differently (defaults included) or a required argument it lacks, allows an output field to promise more, reports what api.next adds as
 // pending without failing, and passes the committed API schema.
 
 import { readFileSync } from 'node:fs';
@@ -12,10 +12,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 const contract = `
 scalar Decimal
-type Query { card(id: ID!): Card }
+type Query { card(id: ID!): Card cards(first: Int = 20): [Card!]! }
 type Card { id: ID! status: Status! value: Decimal }
 enum Status { ACTIVE DISABLED }
-input IssueInput { count: Int! code: String }
+input IssueInput { count: Int! = 1 code: String }
 `;
 
 describe('checkContract', () => {
@@ -35,12 +35,30 @@ describe('checkContract', () => {
   });
 
   it('fails when a field, an argument or an input field has another type', () => {
-    const schema = contract.replace('id: ID!)', 'id: String!)').replace('value: Decimal', 'value: String').replace('count: Int!', 'count: Int');
+    const schema = contract.replace('id: ID!)', 'id: String!)').replace('value: Decimal', 'value: String').replace('count: Int! = 1', 'count: Int = 1');
     expect(checkContract(schema, contract, null).missing).toEqual([
       'Query.card(id) is String!, not ID!',
       'Card.value is String, not Decimal',
       'IssueInput.count is Int, not Int!',
     ]);
+  });
+
+  it('fails when an argument or an input field has another default, or none', () => {
+    const schema = contract.replace('first: Int = 20', 'first: Int = 10').replace('count: Int! = 1', 'count: Int!');
+    expect(checkContract(schema, contract, null).missing).toEqual([
+      'Query.cards(first) defaults to 10, not 20',
+      'IssueInput.count defaults to no default, not 1',
+    ]);
+  });
+
+  it('fails when an argument or an input field the contract lacks is required, and allows it optional or with a default', () => {
+    const required = contract.replace('card(id: ID!)', 'card(id: ID!, shard: Int!)').replace('code: String }', 'code: String note: String! }');
+    expect(checkContract(required, contract, null).missing).toEqual([
+      'Query.card(shard) is required and not in the contract',
+      'IssueInput.note is required and not in the contract',
+    ]);
+    const optional = contract.replace('card(id: ID!)', 'card(id: ID!, shard: Int)').replace('code: String }', 'code: String note: String! = "" }');
+    expect(checkContract(optional, contract, null).missing).toEqual([]);
   });
 
   it('fails when a type is of another kind', () => {
@@ -54,8 +72,8 @@ describe('checkContract', () => {
   });
 
   it('reports what the next contract adds as pending, not missing', () => {
-    const next = 'type Query { cards(first: Int): [Card!]! }\ntype Card { disabledAt: String }';
-    expect(checkContract(contract, contract, next)).toEqual({ missing: [], pending: ['Query.cards', 'Card.disabledAt'] });
+    const next = 'type Query { disabledCards(first: Int): [Card!]! }\ntype Card { disabledAt: String }';
+    expect(checkContract(contract, contract, next)).toEqual({ missing: [], pending: ['Query.disabledCards', 'Card.disabledAt'] });
   });
 
   it('finds the whole contract in the committed API schema', () => {
