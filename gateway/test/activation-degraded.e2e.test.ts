@@ -4,11 +4,15 @@
 // and a credit that missed its first try is retried at once in the background, so it lands
 // within seconds instead of after the relay's lease.
 
-import { createTestDatabase, type Stack, startFaultyProxy, startGateway, startStack, type TestDatabase, waitUntil } from '@giftpay/testing';
+import { createTestDatabase, type Stack, sleep, startFaultyProxy, startGateway, startStack, type TestDatabase, waitUntil } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let database: TestDatabase;
 let stack: Stack;
+
+/** The quick retries' delays (CREDIT_RETRY_DELAYS_MS) and how long a credit call may take (WALLET_CREDIT_TIMEOUT_MS). */
+const RETRY_DELAYS_MS = [100, 300];
+const CREDIT_TIMEOUT_MS = 1000;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -16,7 +20,7 @@ beforeAll(async () => {
   stack = await startStack({
     databaseUrl: database.url,
     faultyWalletLink: true,
-    env: { WALLET_CREDIT_TIMEOUT_MS: '1000', CREDIT_RETRY_DELAYS_MS: '100,300', CREDIT_RELAY_LEASE_MS: '600000' },
+    env: { WALLET_CREDIT_TIMEOUT_MS: String(CREDIT_TIMEOUT_MS), CREDIT_RETRY_DELAYS_MS: RETRY_DELAYS_MS.join(','), CREDIT_RELAY_LEASE_MS: '600000' },
   });
 });
 
@@ -158,9 +162,15 @@ describe('a credit that missed its first try', () => {
     try {
       const answer = await stack.graphql<Activation>(ACTIVATE, { token: user.token, variables: { code } });
       const id = answer.data?.activateGiftCard?.redemption.id as string;
+      // This credit's calls the link refused (other tests' background retries may pass too).
+      const refusedCalls = async () => (await link.bodies('refused')).filter((body) => body.includes(`"gift-card-redemption:${id}"`)).length;
       // The first try and the two quick retries (100 ms, then 300 ms later) are all refused.
       await waitUntil('three failed attempts', async () => (await redemptionRow(id))?.attempts === 3);
-      await new Promise((done) => setTimeout(done, 1000));
+      // A fourth would reach the link within a retry delay of the third's failure and be
+      // recorded within a credit call's timeout: nothing for that long (and a margin) means
+      // the retries are over. Proving that nothing comes needs the wait itself, not a poll.
+      await sleep(Math.max(...RETRY_DELAYS_MS) + CREDIT_TIMEOUT_MS + 500);
+      expect(await refusedCalls()).toBe(3);
       expect(await redemptionRow(id)).toEqual({ status: 'PENDING', attempts: 3 });
     } finally {
       link.mode = 'pass';

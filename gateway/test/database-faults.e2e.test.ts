@@ -257,8 +257,9 @@ describe('when the database fails under a promotion burst', () => {
     expect(settledAtFirstTermination).toBeGreaterThanOrEqual(0);
     expect(settledAtFirstTermination).toBeLessThan(users.length);
     expectContractCodesOnly(seen);
+    // Healthy again by itself: the wait gives up (and fails the test) if it never is. How long
+    // it took goes in the report, not in an assertion.
     const recovery = await timeUntil('/health to answer 200', healthy, { ...SLOW, ignoreErrors: true });
-    expect(recovery).toBeLessThan(30_000);
     const settling = Date.now();
     await expectExactPromotion(promo.id, 30, 700n, users);
     report('backends terminated', seen, terminated, recovery, Date.now() - settling);

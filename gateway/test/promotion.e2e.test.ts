@@ -170,7 +170,9 @@ describe('when the link to the wallet fails during the burst', () => {
       expect(link.counts.hung).toBe(link.counts.received);
       expect(new Set(creditKeysIn(await link.bodies('hung'))).size).toBe(10);
       expect((await ledgerCreditsOf(database.sql, idsOf(users))).credits).toBe(0);
-      expect((await outboxRowsOf(database.sql, promo.id)).every((row) => row.lastError?.endsWith('timed out after 2000 ms'))).toBe(true);
+      expect((await outboxRowsOf(database.sql, promo.id)).map((row) => row.lastError)).toEqual(
+        Array(10).fill(expect.stringMatching(/timed out after 2000 ms$/)),
+      );
 
       link.reset();
       await settleOwedCredits(stack.giftCards.server, database.sql, promo.id);
@@ -197,14 +199,17 @@ describe('when the link to the wallet fails during the burst', () => {
       expect(link.counts.forwarded).toBe(1);
       expect(through.length).toBeGreaterThan(0);
       expect(new Set([...through, ...refused]).size).toBe(30);
+      // The wallet did refuse part of the burst (the first call carries only the credits ready
+      // when it leaves), so there are refused claims to check below.
+      expect(refused.size).toBeGreaterThan(0);
       // Refused credits are answered PENDING; those that got through are CREDITED, or PENDING
       // when the busy wallet answered after the credit timeout.
       expect(tally.credited).toBeLessThanOrEqual(through.length);
       expect(tally.pending).toBe(30 - tally.credited);
+      expect(tally.pending).toBeGreaterThanOrEqual(refused.size);
       const failed = (await outboxRowsOf(database.sql, promo.id)).filter((row) => row.lastError !== null);
-      expect(failed).toHaveLength(tally.pending);
       // Refused, or timed out when the refusal came after the caller had given up.
-      expect(failed.every((row) => /answered 503$|timed out after 2000 ms$/.test(row.lastError ?? ''))).toBe(true);
+      expect(failed.map((row) => row.lastError)).toEqual(Array(tally.pending).fill(expect.stringMatching(/answered 503$|timed out after 2000 ms$/)));
       // Part of the burst really is credited already: the credits that got through, and no more.
       await waitUntil(
         'the credits that got through to be committed',

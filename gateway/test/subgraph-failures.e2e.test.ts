@@ -2,8 +2,8 @@
 // parts of the answer from healthy subgraphs still arrive, with a clear error for the
 // missing part and nothing internal; and the request id travels to every subgraph.
 
-import { createServer } from 'node:net';
 import {
+  addressNobodyListensOn,
   createTestDatabase,
   type ExtraGateway,
   type FaultyProxy,
@@ -37,19 +37,6 @@ afterAll(async () => {
   await link?.close();
   await stack?.close();
 });
-
-/** An http URL on this machine where nothing listens: a port the system gave out and took back, checked to refuse. */
-async function addressNobodyListensOn(): Promise<string> {
-  const server = createServer();
-  const port = await new Promise<number>((done) => server.listen(0, '127.0.0.1', () => done((server.address() as { port: number }).port)));
-  await new Promise((done) => server.close(done));
-  const refused = await fetch(`http://127.0.0.1:${port}/`).then(
-    () => false,
-    () => true,
-  );
-  expect(refused, `port ${port} is taken again`).toBe(true);
-  return `http://127.0.0.1:${port}`;
-}
 
 const QUERY = '{ me { username } giftCard(id: "00000000-0000-0000-0000-000000000000") { id } }';
 

@@ -130,7 +130,8 @@ describe('the example web wallet', () => {
       await promotion.getByLabel('Users').fill('3');
       await promotion.getByRole('button', { name: 'Issue promotion' }).click();
       const code = await page.getByTestId('issued-codes').locator('code').first().textContent({ timeout: 60_000 });
-      expect(code).toBeTruthy();
+      // No code chosen: a random one, 20 characters of Crockford's base 32 in groups of five.
+      expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}$/);
       await expect.poll(() => page.getByTestId('redemptions').textContent(), { timeout: 60_000 }).toBe('0 / 3 redeemed (ACTIVE)');
 
       const users = await Promise.all([stack.signUp(), stack.signUp(), stack.signUp()]);

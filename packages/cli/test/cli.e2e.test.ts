@@ -459,9 +459,10 @@ describe('giftpay without a usable session or with a wrong command line', () => 
       expect(none.stderr).toContain('Not logged in: run `pnpm giftpay login` first.');
 
       await logInAsAdmin(options);
-      const other = await runCli(['cards', 'list', '--url', 'http://127.0.0.1:9/graphql'], options);
+      const elsewhere = await closedUrl();
+      const other = await runCli(['cards', 'list', '--url', elsewhere], options);
       expect(other.code).toBe(1);
-      expect(other.stderr).toContain(`Logged in to ${url}, not http://127.0.0.1:9/graphql: run \`pnpm giftpay login --url http://127.0.0.1:9/graphql\``);
+      expect(other.stderr).toContain(`Logged in to ${url}, not ${elsewhere}: run \`pnpm giftpay login --url ${elsewhere}\``);
 
       const path = join(home, 'giftpay', 'credentials.json');
       const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;

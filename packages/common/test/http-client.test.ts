@@ -69,15 +69,26 @@ describe('postToService', () => {
     expect(error.body).toEqual({ code: 'CURRENCY_MISMATCH', message: 'no' });
   });
 
-  it('gives up after its timeout with no status', async () => {
-    const server = await serve(() => {
-      // never answers
+  it('gives up after its timeout with no status, and lets go of the request the server got and never answered', async () => {
+    let settled = false;
+    const received: { body: string; callSettled: boolean; closed: Promise<void> }[] = [];
+    const server = await serve((request, body) => {
+      // Never answers. Notes whether the call was still waiting once the whole request was
+      // here, and when the client closes the connection under it.
+      received.push({ body, callSettled: settled, closed: new Promise((done) => request.socket.once('close', () => done())) });
     });
-    const started = Date.now();
-    const error = await rejectionOf(postToService({ url: server.url, serviceToken: 't', body: {}, timeoutMs: 300 }));
+    const call = postToService({ url: server.url, serviceToken: 't', body: { amount: '10' }, timeoutMs: 300 }).finally(() => {
+      settled = true;
+    });
+    const error = await rejectionOf(call);
     expect(error.status).toBeNull();
-    expect(error.message).toContain('timed out after 300 ms');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // Only the call's own timeout says this (HttpTimeoutError, when its AbortSignal.timeout fired).
+    expect(error.message).toBe(`POST ${server.url} failed: timed out after 300 ms`);
+    // The request got there and the call waited on it: it gave up on a request underway, not
+    // one it failed to send.
+    expect(received.map(({ body, callSettled }) => ({ body, callSettled }))).toEqual([{ body: '{"amount":"10"}', callSettled: false }]);
+    // And it let go of it: the server sees the connection closed.
+    await received[0]?.closed;
   });
 
   it('fails with no status when nothing listens', async () => {

@@ -1,5 +1,6 @@
 // @giftpay/testing: databases and the in-process stack for GiftPay's tests.
 
+export * from './addresses.ts';
 export * from './browser.ts';
 export * from './cli.ts';
 export * from './database.ts';

@@ -12,6 +12,7 @@ import { loadConfig as loadGiftCardsConfig } from '@giftpay/gift-cards/config';
 import { createServer as createWallet, type WalletServer } from '@giftpay/wallet';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import type postgres from 'postgres';
+import { addressNobodyListensOn } from './addresses.ts';
 import { type FaultyProxy, startFaultyProxy } from './faulty-proxy.ts';
 import { type GraphQLResult, type SignedIn, type Stack, testEnv } from './stack.ts';
 import { waitUntil } from './waits.ts';
@@ -228,7 +229,7 @@ export interface WalletBehindLink {
 /** A real wallet server behind a FaultyProxy, for gift-cards integration tests that need no gateway. */
 export async function startWalletBehindLink(databaseUrl: string): Promise<WalletBehindLink> {
   // The wallet verifies tokens against accounts' JWKS; these tests never send one.
-  const env = testEnv(databaseUrl, { ACCOUNTS_URL: 'http://127.0.0.1:9' });
+  const env = testEnv(databaseUrl, { ACCOUNTS_URL: await addressNobodyListensOn() });
   const wallet = await createWallet({ config: loadWalletConfig(env) });
   const walletListening: Listening = await listen(wallet.server, 0, '127.0.0.1');
   const link = await startFaultyProxy(walletListening.url);

@@ -3,7 +3,7 @@
 
 import { type Listening, listen, SERVICE_TOKEN_HEADER } from '@giftpay/common';
 import { createTestDatabase, type TestDatabase, testEnv } from '@giftpay/testing';
-import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { type AccountsServer, createServer } from '../src/server.ts';
@@ -66,8 +66,14 @@ describe('tokens and keys', () => {
   it('signs an EdDSA token with a key id, issuer, audience, subject, roles and expiry that the published JWKS verifies', async () => {
     const { token, expiresIn, user } = await server.accounts.signUp({ username: 'token_tia', password: 'a-long-enough-password' });
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'EdDSA', typ: 'JWT' });
-    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: 'giftpay-accounts', audience: 'giftpay-api' });
-    expect(protectedHeader.kid).toBeTruthy();
+    const published = await jwks();
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(published), { issuer: 'giftpay-accounts', audience: 'giftpay-api' });
+    // The key id is the published key's RFC 7638 thumbprint, and the published key carries it.
+    const [key] = published.keys;
+    if (!key) throw new Error('the JWKS publishes no key');
+    const thumbprint = await calculateJwkThumbprint(key);
+    expect(protectedHeader.kid).toBe(thumbprint);
+    expect(key.kid).toBe(thumbprint);
     expect(payload).toMatchObject({ sub: user.id, roles: ['user'], preferred_username: 'token_tia' });
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(expiresIn);
   });

@@ -106,11 +106,35 @@ describe('the cards audit log', () => {
   });
 
   it('pages the whole log newest first, filtered by action, to its end', async () => {
-    const first = await cards.listEvents(100, null, 'DISABLED');
-    expect(first.every((event) => event.action === 'DISABLED')).toBe(true);
-    const seqs = first.map((event) => event.seq);
-    expect(seqs).toEqual([...seqs].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)));
-    expect(await cards.countEvents('DISABLED')).toBe(first.length);
+    // Disables of the test's own, the newest of the log, among events the filter must leave
+    // out: each card's issue between them, and an enable after them.
+    const mine: string[] = [];
+    for (const actorId of ['pager-1', 'pager-2', 'pager-3']) {
+      const card = await issueOne('issuer');
+      await cards.disable(card.id, { actorId });
+      mine.push(card.id);
+    }
+    await cards.enable(mine[0] as string, { actorId: 'pager-1' });
+    // Two a page, to the end, as a client pages: each page asks for one more to know whether another follows.
+    type Event = Awaited<ReturnType<GiftCardsService['listEvents']>>[number];
+    const events: Event[] = [];
+    for (let before: bigint | null = null; ; ) {
+      const page = await cards.listEvents(2, before, 'DISABLED');
+      events.push(...page.slice(0, 2));
+      if (page.length <= 2) break;
+      before = (page[1] as Event).seq;
+    }
+    expect(events.map((event) => event.action)).toEqual(Array(events.length).fill('DISABLED'));
+    // Newest first: the test's three, the last disabled first.
+    expect(events.slice(0, 3).map((event) => ({ card: event.giftCardId, actor: event.actorId }))).toEqual([
+      { card: mine[2], actor: 'pager-3' },
+      { card: mine[1], actor: 'pager-2' },
+      { card: mine[0], actor: 'pager-1' },
+    ]);
+    // Each event once, in strictly falling order, and all of them.
+    const seqs = events.map((event) => event.seq);
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)));
+    expect(await cards.countEvents('DISABLED')).toBe(events.length);
   });
 });
 

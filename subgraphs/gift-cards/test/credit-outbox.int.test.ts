@@ -245,9 +245,9 @@ describe('the relay on its timer', () => {
       for (const user of users) expect((await giftCards.redemptions.activate(user, card.code)).redemption.status).toBe('PENDING');
       link.reset();
       // Nobody calls relayOnce here: only the timer can deliver them.
-      await waitUntil('the relay’s timer to deliver every owed credit', async () =>
-        (await outboxRowsOf(database.sql, card.id)).every((row) => row.status === 'CREDITED'),
-      );
+      const statuses = async () => (await outboxRowsOf(database.sql, card.id)).map((row) => row.status);
+      await waitUntil('the relay’s timer to deliver every owed credit', async () => (await statuses()).join() === 'CREDITED,CREDITED,CREDITED');
+      expect(await statuses()).toEqual(Array(3).fill('CREDITED'));
       expect(creditKeysIn(link.forwardedBodies)).toHaveLength(3);
       expect(await ledgerCreditsOf(database.sql, users)).toMatchObject({ credits: 3, total: 60n, owners: 3, mostPerOwner: 1, duplicateKeys: 0 });
     } finally {

@@ -2,7 +2,7 @@
 // server: issuing in bulk, what is stored, chosen codes, expiry and the claim rules.
 
 import { type Listening, listen } from '@giftpay/common';
-import { createTestDatabase, errorCodeOf, ledgerCreditsOf, type TestDatabase, testEnv } from '@giftpay/testing';
+import { addressNobodyListensOn, createTestDatabase, errorCodeOf, ledgerCreditsOf, type TestDatabase, testEnv } from '@giftpay/testing';
 import { createServer as createWallet, type WalletServer } from '@giftpay/wallet';
 import { loadConfig as loadWalletConfig } from '@giftpay/wallet/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ let giftCards: GiftCardsServer;
 beforeAll(async () => {
   database = await createTestDatabase();
   // The wallet verifies tokens against accounts' JWKS; these tests never send one.
-  const env = testEnv(database.url, { ACCOUNTS_URL: 'http://127.0.0.1:9' });
+  const env = testEnv(database.url, { ACCOUNTS_URL: await addressNobodyListensOn() });
   wallet = await createWallet({ config: loadWalletConfig(env) });
   walletListening = await listen(wallet.server, 0, '127.0.0.1');
   giftCards = await createServer({ config: loadConfig({ ...env, WALLET_URL: walletListening.url }), startRelay: false });

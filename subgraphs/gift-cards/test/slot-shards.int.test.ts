@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type Listening, listen } from '@giftpay/common';
 import { applyMigrations } from '@giftpay/common/db';
 import {
+  addressNobodyListensOn,
   type ClaimAnswer,
   type ClaimSlotsRow,
   type ClaimWay,
@@ -50,7 +51,7 @@ let giftCards: GiftCardsServer;
 beforeAll(async () => {
   database = await createTestDatabase();
   pool = postgres(database.url, { max: 20, onnotice: () => {} });
-  const env = testEnv(database.url, { ACCOUNTS_URL: 'http://127.0.0.1:9' });
+  const env = testEnv(database.url, { ACCOUNTS_URL: await addressNobodyListensOn() });
   wallet = await createWallet({ config: loadWalletConfig(env) });
   walletListening = await listen(wallet.server, 0, '127.0.0.1');
   giftCards = await createServer({ config: loadConfig({ ...env, WALLET_URL: walletListening.url, GIFT_CARD_SLOT_SHARDS: '4' }), startRelay: false });

@@ -5,7 +5,15 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Listening, listen, MAX_AMOUNT_MINOR, SERVICE_TOKEN_HEADER } from '@giftpay/common';
-import { assertLedgerMatchesResponses, createTestDatabase, ledgerEntriesOf, type TestDatabase, testEnv, walletsOf } from '@giftpay/testing';
+import {
+  addressNobodyListensOn,
+  assertLedgerMatchesResponses,
+  createTestDatabase,
+  ledgerEntriesOf,
+  type TestDatabase,
+  testEnv,
+  walletsOf,
+} from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import {
@@ -27,7 +35,7 @@ let serviceToken: string;
 beforeAll(async () => {
   database = await createTestDatabase();
   // No accounts service here: the route needs none, and its key set is never asked for.
-  const config = loadConfig(testEnv(database.url, { ACCOUNTS_URL: 'http://127.0.0.1:9' }));
+  const config = loadConfig(testEnv(database.url, { ACCOUNTS_URL: await addressNobodyListensOn() }));
   serviceToken = config.internalApiToken;
   server = await createServer({ config });
   listening = await listen(server.server, config.port, config.host);

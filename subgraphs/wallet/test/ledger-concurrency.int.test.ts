@@ -15,6 +15,7 @@ import {
   ledgerEntriesOf,
   type SuccessfulRequest,
   type TestDatabase,
+  waitUntil,
   waitUntilBlockedBy,
 } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,12 @@ function sqlStateOf(result: Settled): string | undefined {
     current = cause;
   }
   return undefined;
+}
+
+/** The deadlocks PostgreSQL has detected in this file's database (its own: no other file adds to it). */
+async function deadlocksDetected(): Promise<number> {
+  const [row] = await database.sql`select deadlocks::int as n from pg_stat_database where datname = current_database()`;
+  return Number(row?.n);
 }
 
 /** A connection of the test's own, in an open transaction, holding `owner`'s wallet row. */
@@ -144,6 +151,7 @@ describe('transactions the service retries', () => {
     const fundingKey = randomUUID();
     const funding = await ledger.credit({ ownerId: owner, amount: irr(1000), description: 'funding', idempotencyKey: fundingKey, scope: `credit:${owner}` });
     const key = randomUUID();
+    const deadlocksBefore = await deadlocksDetected();
     const holder = await holdWalletRow(owner);
     let released = false;
     try {
@@ -173,6 +181,11 @@ describe('transactions the service retries', () => {
         { ownerIds: [owner] },
       );
       expect(entries.filter((entry) => entry.idempotencyKey === key)).toHaveLength(1);
+      // The fault was a real deadlock, detected by PostgreSQL once, not a lock wait that ended
+      // some other way. A backend adds its count to pg_stat_database only when it next goes
+      // idle, so the count is polled for.
+      await waitUntil('PostgreSQL to count the deadlock', async () => (await deadlocksDetected()) > deadlocksBefore);
+      expect((await deadlocksDetected()) - deadlocksBefore).toBe(1);
     } finally {
       if (!released) await holder.connection`rollback`.catch(() => {});
       holder.connection.release();
