@@ -98,6 +98,20 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * Where a batch in the order of its owners splits in two with no owner on both sides, nearest
+ * its middle; 0 when all its entries are one owner's.
+ */
+function ownerBoundaryNearMiddle(order: readonly { readonly entry: { readonly ownerId: string } }[]): number {
+  const middle = Math.ceil(order.length / 2);
+  for (let distance = 0; distance < order.length; distance += 1) {
+    for (const at of [middle - distance, middle + distance]) {
+      if (at > 0 && at < order.length && order[at - 1]?.entry.ownerId !== order[at]?.entry.ownerId) return at;
+    }
+  }
+  return 0;
+}
+
 /** The columns of an entry, as `wallet.post_entry` and the page reads name them, int8 as text (exact). */
 interface EntryColumns extends Record<string, unknown> {
   entry_id: string;
@@ -374,8 +388,10 @@ export function createLedger(deps: LedgerDeps) {
    * of their owners, and one owner's in the order given, so two batches lock the wallets they
    * share in the same order. Each result is its entry's own, exactly as `postEntry` would
    * answer it: a key given twice in one batch is posted once and replayed once, as one after
-   * the other. When the statement fails as a whole (one entry refused, say for want of funds,
-   * or a deadlock past its retries), it committed nothing, and each entry is posted on its own.
+   * the other. When the statement fails as a whole it committed nothing: one entry refused
+   * (say for want of funds), its halves go again as batches until the refused entry is alone;
+   * a lock or statement timeout, or a deadlock past its retries, and each entry is posted on
+   * its own.
    * Two batches in flight at once that hold the same key can deadlock, which PostgreSQL breaks
    * and `withRetries` retries; spends never do (`postSpend`).
    */
@@ -411,7 +427,30 @@ export function createLedger(deps: LedgerDeps) {
       // A lock or statement timeout is not: one entry's wallet, held elsewhere, made the whole
       // batch wait; alone, only that entry waits again.
       if (isDatabaseUnavailable(error) && !isWaitTimeout(error)) return entries.map(() => error as Error);
-      const reason = isWaitTimeout(error) ? 'timeout' : findPostgresError(error)?.code === POST_ENTRY_REFUSED ? 'refused' : 'failed';
+      const refused = findPostgresError(error)?.code === POST_ENTRY_REFUSED;
+      // One entry refused (a spend its wallet cannot pay, say) undid the statement: the two
+      // halves go again as batches, so the refused entry is found in about 2·log2(n) statements
+      // while the others stay batched, and a client whose spends keep being refused cannot
+      // turn every batch it lands in into one statement a spend. The halves share no owner,
+      // hence no wallet and no key, so they go at once without waiting for each other.
+      const split = refused ? ownerBoundaryNearMiddle(order) : 0;
+      if (split > 0) {
+        const [first, second] = [order.slice(0, split), order.slice(split)];
+        const leftAlone = (first.length === 1 ? 1 : 0) + (second.length === 1 ? 1 : 0);
+        if (leftAlone > 0) deps.metrics?.postedAlone?.inc({ reason: 'refused' }, leftAlone);
+        const answers = await Promise.all([postMany(first.map(({ entry }) => entry)), postMany(second.map(({ entry }) => entry))]);
+        const results: (PostedTransaction | Error)[] = new Array(entries.length);
+        first.forEach(({ ord }, at) => {
+          results[ord] = answers[0][at] as PostedTransaction | Error;
+        });
+        second.forEach(({ ord }, at) => {
+          results[ord] = answers[1][at] as PostedTransaction | Error;
+        });
+        return results;
+      }
+      // A lock or statement timeout: alone, only the held wallet's entry waits again. One
+      // owner's entries (no boundary to split at): alone too.
+      const reason = isWaitTimeout(error) ? 'timeout' : refused ? 'refused' : 'failed';
       deps.metrics?.postedAlone?.inc({ reason }, entries.length);
       return Promise.all(entries.map(alone));
     }

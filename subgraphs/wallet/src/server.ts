@@ -85,7 +85,7 @@ export async function createServer({
       }),
       postedAlone: new Counter({
         name: 'wallet_posted_alone_total',
-        help: 'Entries of a batch posted again alone: refused (one entry of the batch refused), timeout (a lock or statement timeout), failed (anything else)',
+        help: 'Entries of a batch posted again alone: refused (left alone by halving a batch with a refused entry), timeout (a lock or statement timeout), failed (anything else)',
         labelNames: ['reason'],
         registers: [metrics.registry],
       }),

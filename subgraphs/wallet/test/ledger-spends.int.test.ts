@@ -103,20 +103,36 @@ const spendStatements = (from = 0) =>
     .slice(from)
     .filter(({ query, params }) => query.includes('post_entry') && params.some((param) => param === 'DEBIT' || String(param).includes('"DEBIT"')));
 
-/** How many statements that posted spends carried each key: more than once means a batch was sent again. */
+/**
+ * How many distinct statements that posted spends carried each key (a key twice in one batch
+ * counts once): more than expected means a batch was sent again.
+ */
 function statementsByKey(from: number): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { params } of spendStatements(from)) {
-    const keys = params.flatMap((param) => {
-      if (typeof param !== 'string') return [];
-      if (param.startsWith('[')) return (JSON.parse(param) as { key: string }[]).map((entry) => entry.key);
-      return [];
-    });
+    const keys = new Set<string>();
+    for (const param of params) {
+      if (typeof param === 'string' && param.startsWith('[')) for (const entry of JSON.parse(param) as { key: string }[]) keys.add(entry.key);
+    }
     // A spend alone carries its key as a parameter of its own (the second, after the scope).
-    if (keys.length === 0 && typeof params[1] === 'string') keys.push(params[1]);
+    if (keys.size === 0 && typeof params[1] === 'string') keys.add(params[1]);
     for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;
+}
+
+/** `count` wallets of 500 with a spend of 100 each, and one of 50 with a spend of 60 it cannot pay. */
+async function richAndPoor(count: number) {
+  const rich = await Promise.all(Array.from({ length: count }, () => funded(500)));
+  const poor = await funded(50);
+  const refused: Spend = { ownerId: poor.ownerId, amount: 60, key: randomUUID() };
+  const others: Spend[] = rich.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+  return { rich, poor, refused, others };
+}
+
+/** POSTED for each spend that was, else its error's code. */
+function outcomeCodes(outcomes: readonly PromiseSettledResult<PostedTransaction>[]): string[] {
+  return outcomes.map((outcome) => (outcome.status === 'fulfilled' ? 'POSTED' : ((outcome.reason as { code?: string }).code ?? String(outcome.reason))));
 }
 
 describe('spends in batches', () => {
@@ -158,19 +174,14 @@ describe('spends in batches', () => {
   });
 
   it('refuses only the spend its wallet cannot pay, and posts the others of its batch', async () => {
-    const rich = await Promise.all(Array.from({ length: 10 }, () => funded(500)));
-    const poor = await funded(50);
-    const refused: Spend = { ownerId: poor.ownerId, amount: 60, key: randomUUID() };
-    const others: Spend[] = rich.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+    const { rich, poor, refused, others } = await richAndPoor(10);
     // The poor wallet's spend in the middle of the batch, not at an end.
     const requests = [...others.slice(0, 5), refused, ...others.slice(5)];
     const refusedBefore = await aloneFor('refused');
     const outcomes = await Promise.allSettled(requests.map((request) => spend(ledger, request)));
-    // The batch that held the refused spend was undone, and each of its spends posted alone.
-    expect((await aloneFor('refused')) - refusedBefore).toBeGreaterThanOrEqual(2);
-    const codes = outcomes.map((outcome) =>
-      outcome.status === 'fulfilled' ? 'POSTED' : ((outcome.reason as { code?: string }).code ?? String(outcome.reason)),
-    );
+    // The batch that held the refused spend was undone and halved until the refused spend was alone.
+    expect((await aloneFor('refused')) - refusedBefore).toBeGreaterThanOrEqual(1);
+    const codes = outcomeCodes(outcomes);
     expect(codes).toEqual([...Array(5).fill('POSTED'), 'INSUFFICIENT_FUNDS', ...Array(5).fill('POSTED')]);
     const posted = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     expect(posted.every((transaction) => !transaction.replayed && transaction.wallet.balance === 400n)).toBe(true);
@@ -190,6 +201,23 @@ describe('spends in batches', () => {
       ],
       { ownerIds: [...rich.map(({ ownerId }) => ownerId), poor.ownerId] },
     );
+  });
+
+  it('finds the one spend of 41 its wallet cannot pay by halving the batch, in far fewer statements than one a spend', async () => {
+    const { rich, poor, refused, others } = await richAndPoor(40);
+    // The first two leave at once, alone; the rest gather into one batch, the poor spend among them.
+    const requests = [...others.slice(0, 20), refused, ...others.slice(20)];
+    const before = sent.length;
+    const outcomes = await Promise.allSettled(requests.map((request) => spend(ledger, request)));
+    const codes = outcomeCodes(outcomes);
+    expect(codes).toEqual([...Array(20).fill('POSTED'), 'INSUFFICIENT_FUNDS', ...Array(20).fill('POSTED')]);
+    // Spend by spend, the batch of 39 would have taken 39 statements more; halved, each level
+    // sends two and only one of them fails: 2 + 1 + 2 x 6 levels at most.
+    expect(spendStatements(before).length).toBeLessThanOrEqual(15);
+    const posted = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    expect(posted.map((transaction) => transaction.wallet.balance)).toEqual(Array(40).fill(400n));
+    expect((await ledger.ensureWallet(poor.ownerId)).balance).toBe(50n);
+    await assertSpendsPosted(rich, others, posted);
   });
 
   it('posts a key sent twice at once once and replays it once, and refuses a key reused with another input alone', async () => {
@@ -261,7 +289,10 @@ describe('spends in batches', () => {
       expect([posted.replayed, replayed.replayed].sort()).toEqual([false, true]);
       expect(replayed.entry.id).toBe(posted.entry.id);
     }
-    // The retry waited for the first and went in a later batch: each key in two statements, not more.
+    // The retry waited for the first (postSpend waits for a key already underway in this
+    // process) and went in a later batch, where it was replayed: each key in exactly two
+    // statements, the posting and the replay. Without that wait, a pair would share a batch
+    // (one statement) or two batches in flight at once, which can deadlock and be sent again.
     const counts = statementsByKey(from);
     expect(requests.filter((request) => counts.get(request.key) !== 2)).toEqual([]);
     await assertSpendsPosted(owners, sends, answers);
