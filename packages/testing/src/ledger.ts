@@ -285,6 +285,35 @@ export async function assertLedgerMatchesResponses(sql: Sql, successes: readonly
   return { expected, wallets, entries };
 }
 
+/** A connection of the test's own, in an open transaction holding `ownerId`'s wallet row: a wallet held elsewhere. */
+export interface HeldWalletRow {
+  readonly connection: postgres.ReservedSql;
+  /** Its backend, which requests waiting for the row wait on (waitUntilBlockedBy). */
+  readonly pid: number;
+  /** Rolls back (the row is free again) and gives the connection back; safe to call twice. */
+  release(): Promise<void>;
+}
+
+export async function holdWalletRow(sql: Sql, ownerId: string): Promise<HeldWalletRow> {
+  const connection = await sql.reserve();
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await connection`rollback`.catch(() => {});
+    connection.release();
+  };
+  try {
+    await connection`begin`;
+    await connection`select id from wallet.wallets where owner_id = ${ownerId} for update`;
+    const [row] = await connection`select pg_backend_pid() as pid`;
+    return { connection, pid: row?.pid as number, release };
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
 /**
  * Waits until at least `count` backends wait on a lock that `blockerPid` holds, and returns their
  * pids: the way a test knows a request is parked where it meant to park it.

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Money } from '@giftpay/common';
 import { connectDatabase } from '@giftpay/common/db';
-import { CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, type TestDatabase, waitUntil, waitUntilBlockedBy } from '@giftpay/testing';
+import { CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, holdWalletRow, type TestDatabase, waitUntil, waitUntilBlockedBy } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../src/db/schema.ts';
 import { createLedger, type Ledger } from '../src/ledger.service.ts';
@@ -65,13 +65,9 @@ describe('a transfer beside a batch over the same two wallets', () => {
     await ledger.credit({ ownerId: a, amount: irr(1000), description: 'funding', idempotencyKey: randomUUID(), scope: `credit:${a}` });
 
     // The test holds a's row, so the batch queues for it first, and the transfer after it.
-    const holder = await database.sql.reserve();
-    let released = false;
+    const holder = await holdWalletRow(database.sql, a);
     try {
-      await holder`begin`;
-      await holder`select id from wallet.wallets where owner_id = ${a} for update`;
-      const [row] = await holder`select pg_backend_pid() as pid`;
-      const holderPid = row?.pid as number;
+      const holderPid = holder.pid;
       const credits = [a, b].map((ownerId) => ({ ownerId, amount: irr(10), description: 'batch', idempotencyKey: randomUUID(), scope: `credit:${ownerId}` }));
       const batch = ledger.creditMany(credits);
       const [batchPid] = await waitUntilBlockedBy(database.sql, holderPid);
@@ -79,8 +75,7 @@ describe('a transfer beside a batch over the same two wallets', () => {
       // The transfer queues behind the batch for a row: a's, when it locks in the owners' order
       // (with locks by wallet id, it holds b's by now and waits for a's all the same).
       await waitUntilBlockedBy(database.sql, batchPid as number);
-      await holder`rollback`;
-      released = true;
+      await holder.release();
 
       const settled = Promise.all([batch, transfer]).then(() => 'both answered' as const);
       const cycle = waitUntil('a lock cycle', async () => ((await backendsInACycle()).length > 0 ? ('a lock cycle' as const) : null), {
@@ -99,8 +94,7 @@ describe('a transfer beside a batch over the same two wallets', () => {
       const balances = await database.sql`select owner_id, balance::text as balance from wallet.wallets where owner_id in (${a}, ${b}) order by owner_id`;
       expect(balances.map((wallet) => wallet.balance)).toEqual(['910', '110']);
     } finally {
-      if (!released) await holder`rollback`.catch(() => {});
-      holder.release();
+      await holder.release();
     }
   });
 });

@@ -8,7 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, isDatabaseUnavailable, type Money, Registry } from '@giftpay/common';
 import { connectDatabase } from '@giftpay/common/db';
-import { assertLedgerMatchesResponses, CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, type SuccessfulRequest, type TestDatabase } from '@giftpay/testing';
+import {
+  assertLedgerMatchesResponses,
+  CONTENDED_LEDGER_TIMEOUTS,
+  createTestDatabase,
+  holdWalletRow,
+  type SuccessfulRequest,
+  type TestDatabase,
+  waitUntilBlockedBy,
+} from '@giftpay/testing';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../src/db/schema.ts';
@@ -301,14 +309,12 @@ describe('spends in batches', () => {
   it('answers only the spend whose wallet is held elsewhere past the lock timeout with an error, and posts the others of its batch', async () => {
     const owners = await Promise.all(Array.from({ length: 8 }, () => funded(1000)));
     const held = owners[3] as Funded;
-    const holder = await database.sql.reserve();
+    const holder = await holdWalletRow(database.sql, held.ownerId);
     try {
-      await holder`begin`;
-      await holder`select id from wallet.wallets where owner_id = ${held.ownerId} for update`;
       const requests: Spend[] = owners.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
       const timeoutsBefore = await aloneFor('timeout');
       const outcomes = await Promise.allSettled(requests.map((request) => spend(impatient, request)));
-      await holder`rollback`;
+      await holder.release();
       expect((await aloneFor('timeout')) - timeoutsBefore).toBeGreaterThanOrEqual(2);
       const refused = outcomes.flatMap((outcome, index) => (outcome.status === 'rejected' ? [{ index, reason: outcome.reason as unknown }] : []));
       // Only the held wallet's spend timed out, as a database that cannot serve it now (SERVICE_UNAVAILABLE).
@@ -323,8 +329,43 @@ describe('spends in batches', () => {
         ownerIds: owners.map(({ ownerId }) => ownerId),
       });
     } finally {
-      await holder`rollback`.catch(() => {});
-      holder.release();
+      await holder.release();
+    }
+  });
+
+  it('answers every spend of a batch whose connection is lost as the database unavailable, commits none of them, and posts each once when sent again', async () => {
+    const owners = await Promise.all(Array.from({ length: 8 }, () => funded(1000)));
+    const held = owners[5] as Funded;
+    const holder = await holdWalletRow(database.sql, held.ownerId);
+    try {
+      const requests: Spend[] = owners.map(({ ownerId }) => ({ ownerId, amount: 100, key: randomUUID() }));
+      // They leave in batches; the one with the held wallet's spend posts its spends up to that
+      // one's and waits there, when its connection is lost.
+      const outcomes = Promise.allSettled(requests.map((request) => spend(ledger, request)));
+      const [batchPid] = await waitUntilBlockedBy(database.sql, holder.pid);
+      await database.sql`select pg_terminate_backend(${batchPid as number})`;
+      await holder.release();
+      const settled = await outcomes;
+      const lost = settled.flatMap((outcome, index) => (outcome.status === 'rejected' ? [index] : []));
+      // A batch was lost, not a spend alone: several spends, the held wallet's among them, each
+      // answered as the database unavailable (a client may send it again).
+      expect(lost).toContain(5);
+      expect(lost.length).toBeGreaterThanOrEqual(2);
+      expect(lost.map((index) => isDatabaseUnavailable((settled[index] as PromiseRejectedResult).reason))).toEqual(lost.map(() => true));
+      // Nothing of the lost batch was written, not even the spends it posted before it waited.
+      for (const index of lost) expect((await ledger.ensureWallet((requests[index] as Spend).ownerId)).balance).toBe(1000n);
+      const answers: PostedTransaction[] = new Array(requests.length);
+      settled.forEach((outcome, index) => {
+        if (outcome.status === 'fulfilled') answers[index] = outcome.value;
+      });
+      const again = await Promise.all(lost.map((index) => spend(ledger, requests[index] as Spend)));
+      expect(again.map((posted) => [posted.replayed, posted.wallet.balance])).toEqual(lost.map(() => [false, 900n]));
+      lost.forEach((index, at) => {
+        answers[index] = again[at] as PostedTransaction;
+      });
+      await assertSpendsPosted(owners, requests, answers);
+    } finally {
+      await holder.release();
     }
   });
 });
