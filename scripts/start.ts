@@ -30,6 +30,15 @@ function portOf(name: string, fallback: number): number {
 }
 
 const gatewayPort = portOf('GATEWAY_PORT', 4000);
+/**
+ * Where this machine reaches the services: HOST, the address they listen on (127.0.0.1 unless
+ * set), or loopback when that is every interface; an IPv6 address in brackets, as URLs write it.
+ */
+const localHost = ((host: string) => {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+})(env.HOST?.trim() || '127.0.0.1');
 const tty = process.stdout.isTTY;
 const COLORS: Record<string, string> = { postgres: '90', accounts: '36', wallet: '33', 'gift-cards': '35', gateway: '32', start: '1' };
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -173,11 +182,12 @@ if (!databaseUrl && !databaseUrlFile) {
   databaseUrl = database?.urlFor('giftpay') ?? '';
 }
 
-// Services find each other on this machine: derive their URLs from the ports unless given.
+// Services find each other on this machine: derive their URLs from the ports unless given, at
+// the address they listen on (HOST): loopback when they listen on every interface.
 const serviceUrls = {
-  ACCOUNTS_URL: env.ACCOUNTS_URL?.trim() || `http://127.0.0.1:${portOf('ACCOUNTS_PORT', 4001)}`,
-  WALLET_URL: env.WALLET_URL?.trim() || `http://127.0.0.1:${portOf('WALLET_PORT', 4002)}`,
-  GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://127.0.0.1:${portOf('GIFT_CARDS_PORT', 4003)}`,
+  ACCOUNTS_URL: env.ACCOUNTS_URL?.trim() || `http://${localHost}:${portOf('ACCOUNTS_PORT', 4001)}`,
+  WALLET_URL: env.WALLET_URL?.trim() || `http://${localHost}:${portOf('WALLET_PORT', 4002)}`,
+  GIFT_CARDS_URL: env.GIFT_CARDS_URL?.trim() || `http://${localHost}:${portOf('GIFT_CARDS_PORT', 4003)}`,
 };
 
 // CPU_PROFILE_DIR: every service writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
@@ -281,10 +291,12 @@ function startService(service: (typeof services)[number]): void {
 
 for (const service of services) startService(service);
 
-const healthUrl = `http://127.0.0.1:${gatewayPort}/health`;
+const healthUrl = `http://${localHost}:${gatewayPort}/health`;
 if (await waitForHealth(healthUrl, 120_000)) {
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-  say(`GiftPay is ready in ${seconds} s: GraphQL at http://localhost:${gatewayPort}/graphql (Ctrl-C stops everything)`);
+  say(
+    `GiftPay is ready in ${seconds} s: GraphQL at http://${localHost === '127.0.0.1' ? 'localhost' : localHost}:${gatewayPort}/graphql (Ctrl-C stops everything)`,
+  );
   ready = true;
   announceDevelopmentAdmin();
 } else if (!stopping) {

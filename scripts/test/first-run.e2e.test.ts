@@ -19,7 +19,7 @@ const databases: TestDatabase[] = [];
 const STACK_TEST_TIMEOUT_MS = 300_000;
 
 beforeAll(async () => {
-  for (let index = 0; index < 3; index += 1) databases.push(await createTestDatabase());
+  for (let index = 0; index < 4; index += 1) databases.push(await createTestDatabase());
 });
 
 afterEach(async () => {
@@ -155,6 +155,34 @@ describe('the first run', () => {
         // The user is in the database the file names.
         const [row] = await (databases[2] as TestDatabase).sql`select username from accounts.users where username = 'from_a_file'`;
         expect(row?.username).toBe('from_a_file');
+      } finally {
+        stack.child.kill('SIGINT');
+        await stack.exited;
+      }
+    },
+    STACK_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'serves on the address HOST names and finds its own services there (127.0.0.2, another loopback address)',
+    async () => {
+      const env = await newcomerEnv(databases[3] as TestDatabase, { HOST: '127.0.0.2' });
+      const stack = await start(env);
+      try {
+        const url = `http://127.0.0.2:${env.GATEWAY_PORT}`;
+        expect(stack.output()).toContain(`GraphQL at ${url}/graphql`);
+        // Ready means the gateway found every subgraph at 127.0.0.2, and its signing keys there.
+        expect((await fetch(`${url}/health`)).status).toBe(200);
+        const signUp = (await (
+          await fetch(`${url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: 'mutation { signUp(input: { username: "on_host", password: "a-long-enough-password" }) { token } }' }),
+          })
+        ).json()) as { data?: { signUp: { token: string } } };
+        expect(signUp.data?.signUp.token).toMatch(/^ey/);
+        // Nothing of it listens on 127.0.0.1.
+        await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
       } finally {
         stack.child.kill('SIGINT');
         await stack.exited;
