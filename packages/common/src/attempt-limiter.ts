@@ -3,7 +3,9 @@
 // `check` refuses a subject whose failures reached the limit; after a failed attempt,
 // `recordFailure` counts it with one atomic upsert and says whether that one went over, so
 // concurrent failures are answered RATE_LIMITED once the limit is passed. Only failures
-// count: a burst of legitimate users behind one address is never refused.
+// count: a burst of legitimate users behind one address is never refused. For a subject whose
+// attempts come one at a time when honest (a username), `reserve` takes the attempt before it
+// is made, so a burst of guesses cannot all be checked before the first failure is counted.
 
 import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import { RateLimitedError } from './errors.ts';
@@ -68,6 +70,30 @@ export function createAttemptLimiter(table: readonly [schema: string, name: stri
       const [row] = await execute(sql`select ${waitSeconds(subjects)} as retry_after`);
       const wait = Number(row?.retry_after ?? 0);
       if (wait > 0) throw new RateLimitedError(wait);
+    },
+
+    /**
+     * Takes one attempt of `subject` before the attempt is made, with one atomic upsert, and
+     * refuses with RATE_LIMITED when that goes past the limit. Attempts that arrive together
+     * each take one, so no more than the limit are ever checked in a window, a right guess
+     * among them included (with only `check` before and `recordFailure` after, a burst all
+     * passed the check before any failure was counted, and every guess in it was checked). A
+     * failed attempt keeps what it took; a successful one gives it back (`release`), since
+     * only failures count.
+     */
+    async reserve(execute: Execute, subject: AttemptSubject): Promise<{ release(): Promise<void> }> {
+      const { key, limit } = subject;
+      const [row] = await execute(sql`
+        insert into ${target} (subject, window_start, count) values (${key}, ${windowStart(limit)}, 1)
+        on conflict (subject, window_start) do update set count = ${target}.count + 1
+        returning count, window_start, ${retryAfter(limit)} as retry_after`);
+      if (row && Number(row.count) > limit.max) throw new RateLimitedError(Number(row.retry_after));
+      const taken = row?.window_start;
+      return {
+        async release() {
+          await execute(sql`update ${target} set count = count - 1 where subject = ${key} and window_start = ${taken} and count > 0`);
+        },
+      };
     },
 
     /** Counts a failed attempt for every subject; returns the error to answer with when this one went over a limit. */

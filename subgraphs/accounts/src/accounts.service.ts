@@ -56,13 +56,19 @@ export function createAccountsService(deps: AccountsDeps) {
 
     async logIn(input: { username: string; password: string }, clientAddress: string | null = null): Promise<AuthResult> {
       const key = usernameKey(input.username);
-      const subjects: AttemptSubject[] = [{ key: `login:${key}`, limit: deps.failedLogins.perUsername }];
-      if (clientAddress) subjects.push({ key: `address:${clientAddress}`, limit: deps.failedLogins.perAddress });
-      await limiter.check(execute, subjects);
+      const perUsername: AttemptSubject = { key: `login:${key}`, limit: deps.failedLogins.perUsername };
+      const perAddress: AttemptSubject[] = clientAddress ? [{ key: `address:${clientAddress}`, limit: deps.failedLogins.perAddress }] : [];
+      await limiter.check(execute, [perUsername, ...perAddress]);
+      // The username's attempt is taken before the password is checked: guesses sent together
+      // for one account get no more checks than the limit, the right password among them
+      // included. The address's are counted after, as failures only, so many people logging in
+      // at once behind one address are never refused for it.
+      const attempt = await limiter.reserve(execute, perUsername);
       const user = await db.query.users.findFirst({ where: eq(users.usernameKey, key) });
       // An unknown user costs the same work and gets the same answer as a wrong password, so usernames cannot be probed.
       const valid = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyDummy(input.password).then(() => false);
-      if (!user || !valid) throw (await limiter.recordFailure(execute, subjects)) ?? new InvalidCredentialsError();
+      if (!user || !valid) throw (await limiter.recordFailure(execute, perAddress)) ?? new InvalidCredentialsError();
+      await attempt.release();
       return issueToken(user);
     },
 

@@ -2,11 +2,16 @@
 // published keys and the bootstrap admin.
 
 import { type Listening, listen, SERVICE_TOKEN_HEADER } from '@giftpay/common';
-import { createTestDatabase, type TestDatabase, testEnv } from '@giftpay/testing';
+import { connectDatabase } from '@giftpay/common/db';
+import { createTestDatabase, type TestDatabase, testEnv, waitUntil } from '@giftpay/testing';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccountsService } from '../src/accounts.service.ts';
 import { loadConfig } from '../src/config.ts';
+import * as schema from '../src/db/schema.ts';
+import { createPasswordHasher, type PasswordHasher } from '../src/password-hasher.ts';
 import { type AccountsServer, createServer } from '../src/server.ts';
+import { createTokenSigner } from '../src/token-signer.ts';
 
 let database: TestDatabase;
 let server: AccountsServer;
@@ -145,6 +150,67 @@ describe('a user resolved for another subgraph (_entities)', () => {
     for (const refused of [asOther, anonymous]) {
       expect(refused.body.data?._entities ?? [null]).toEqual([null]);
       expect(refused.text).not.toContain('entity_owen');
+    }
+  });
+});
+
+describe('log-ins for one account sent together', () => {
+  it('check no more passwords than the limit however many arrive at once, the right one among them included; the others are RATE_LIMITED unchecked', async () => {
+    const config = loadConfig(testEnv(database.url));
+    const connection = connectDatabase(database.url, schema, { applicationName: 'accounts-burst-test', maxConnections: 40, timeouts: config.databaseTimeouts });
+    const real = await createPasswordHasher(config.passwordHash);
+    // Every password check waits at a gate the test opens later, so no failure can have been
+    // counted before the other log-ins asked.
+    let checked = 0;
+    let open: () => void = () => {};
+    const gate = new Promise<void>((done) => {
+      open = done;
+    });
+    const hasher: PasswordHasher = {
+      hash: (password) => real.hash(password),
+      async verify(hash, password) {
+        checked += 1;
+        await gate;
+        return real.verify(hash, password);
+      },
+      verifyDummy: (password) => real.verifyDummy(password),
+    };
+    const signer = await createTokenSigner({
+      privateKeyPem: config.jwtPrivateKeyPem,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ttlSeconds: 60,
+    });
+    const limit = { max: 4, windowSeconds: 86_400 };
+    const accounts = createAccountsService({
+      db: connection.db,
+      hasher,
+      signer,
+      failedLogins: { perUsername: limit, perAddress: { max: 1_000, windowSeconds: 86_400 } },
+    });
+    try {
+      await accounts.signUp({ username: 'burst_target', password: 'the-right-password' });
+      const guesses = [...Array.from({ length: 30 }, (_, index) => `wrong-password-${index}`), 'the-right-password'];
+      let settled = 0;
+      const answers = Promise.allSettled(
+        guesses.map((password) =>
+          accounts.logIn({ username: 'burst_target', password }, '10.1.2.3').finally(() => {
+            settled += 1;
+          }),
+        ),
+      );
+      // Those past the limit are answered while the others wait at the gate (with the check
+      // before and the count after, every one of them waited there).
+      await waitUntil('the log-ins past the limit to be answered', () => settled === guesses.length - limit.max, { timeoutMs: 10_000 });
+      expect(checked).toBe(limit.max);
+      open();
+      const outcomes = (await answers).map((outcome) => (outcome.status === 'fulfilled' ? 'TOKEN' : (outcome.reason as { code?: string }).code));
+      expect(checked).toBe(limit.max);
+      expect(outcomes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(guesses.length - limit.max);
+      expect(outcomes.filter((code) => code === 'INVALID_CREDENTIALS' || code === 'TOKEN')).toHaveLength(limit.max);
+    } finally {
+      open();
+      await connection.close();
     }
   });
 });
