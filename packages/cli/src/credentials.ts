@@ -2,6 +2,7 @@
 // ~/.config/giftpay/credentials.json), readable by its owner alone (the folder 700, the file
 // 600), written whole through a temporary file so a crash never leaves half a token.
 
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -47,9 +48,14 @@ export function readCredentials(env: NodeJS.ProcessEnv): Credentials | null {
 export function writeCredentials(env: NodeJS.ProcessEnv, credentials: Credentials): string {
   const dir = configDir(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode applies only to a folder it creates: one that was already there is made
+  // the owner's alone too.
+  chmodSync(dir, 0o700);
   const path = credentialsPath(env);
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  // A name nobody can guess, created new ('wx' refuses a file or a link already there), so
+  // nothing planted beside the session can catch or redirect the token.
+  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(temporary, 0o600); // the umask may have taken bits off, never added: make sure
   renameSync(temporary, path);
   return path;
