@@ -179,8 +179,13 @@ export function createRedemptionService(deps: RedemptionDeps) {
     return claimResultOf(row);
   }
 
+  /** A claim made alone, its failure its own answer: one claim that fails must not fail the batch it came from, winners included. */
+  function claimAloneOrError(cardId: string, userId: string): Promise<ClaimResult | Error> {
+    return claimAlone(cardId, userId).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  }
+
   /** The claims of one card in one statement (claim_slots), each answered in its place. */
-  async function claimTogether(cardId: string, userIds: readonly string[]): Promise<ClaimResult[]> {
+  async function claimTogether(cardId: string, userIds: readonly string[]): Promise<(ClaimResult | Error)[]> {
     deps.metrics?.claimBatchSize?.observe(userIds.length);
     let rows: Record<string, unknown>[];
     try {
@@ -195,7 +200,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
       if (!isRetryableTransactionError(error)) throw error;
       logger.warn({ err: error, cardId, claims: userIds.length }, 'a batch of claims was rolled back; each is made alone');
       deps.metrics?.claimsAlone?.inc({ reason: 'rolled_back' }, userIds.length);
-      return Promise.all(userIds.map((userId) => claimAlone(cardId, userId)));
+      return Promise.all(userIds.map((userId) => claimAloneOrError(cardId, userId)));
     }
     return Promise.all(
       userIds.map(async (userId, index) => {
@@ -204,7 +209,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
         // Left without a slot while other claims hold the last ones: claim_slot waits for them.
         if (row.outcome === 'RETRY') {
           deps.metrics?.claimsAlone?.inc({ reason: 'held' });
-          return claimAlone(cardId, userId);
+          return claimAloneOrError(cardId, userId);
         }
         return claimResultOf(row);
       }),

@@ -160,6 +160,41 @@ describe('claims in batches', () => {
   });
 });
 
+describe('claims made alone after their batch was rolled back', () => {
+  it('answer each on its own: the one claim that then fails fails alone, and its batch-mates keep their slots', async () => {
+    const [issued] = await giftCards.cards.issue({ value: { minor: 30n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    const broken = testUserId('broken');
+    const others = Array.from({ length: 7 }, () => testUserId('batch-mate'));
+    // Every batch fails as a deadlock's victim does, so every claim is made alone; made alone,
+    // `broken`'s claim fails with an error nobody retries.
+    await database.sql.unsafe(`
+      create function gift_cards.test_alone_fails() returns trigger language plpgsql as $$
+      begin
+        if current_query() like '%claim_slots(%' then
+          raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
+        end if;
+        if new.user_id = '${broken}' then
+          raise exception 'this claim fails (test)' using errcode = 'XX000';
+        end if;
+        return new;
+      end $$;
+      create trigger test_alone_fails before insert on gift_cards.redemptions
+        for each row execute function gift_cards.test_alone_fails();`);
+    try {
+      // `broken` last, so that it gathers into a batch with others (the first claims leave at once).
+      const users = [...others, broken];
+      const outcomes = await Promise.all(users.map((user) => errorCodeOf(giftCards.redemptions.activate(user, card.code))));
+      expect(outcomes.slice(0, -1)).toEqual(others.map(() => null));
+      // Its own claim, made alone, failed (drizzle's error names the query).
+      expect(outcomes.at(-1)).toMatch(/Failed query: select outcome, redemption_id, redemption_count from gift_cards\.claim_slot\(/);
+      await expectOnlyEarlyClaims(card, others, [broken], 30n);
+    } finally {
+      await database.sql.unsafe('drop trigger test_alone_fails on gift_cards.redemptions; drop function gift_cards.test_alone_fails()');
+    }
+  });
+});
+
 describe('claims of different cards', () => {
   it('are not held back by the batches of a card whose row an admin holds', async () => {
     const issue = async () => {
