@@ -357,8 +357,9 @@ export function createRedemptionService(deps: RedemptionDeps) {
     card: Pick<GiftCardRow, 'last4'> | null,
     requestId?: string,
   ): Promise<{ redemption: RedemptionRow; balance: WalletBalance | null }> {
+    let confirmed: { transactionId: string; balance: WalletBalance | null };
     try {
-      const { transactionId, balance } = await deps.wallet.credit(
+      confirmed = await deps.wallet.credit(
         {
           ownerId: redemption.userId,
           amountMinor: redemption.amount,
@@ -368,9 +369,6 @@ export function createRedemptionService(deps: RedemptionDeps) {
         },
         requestId,
       );
-      deps.metrics?.deliveries.inc({ result: 'credited' });
-      const closed = await credited.load({ id: redemption.id, transactionId });
-      return { redemption: closed ?? redemption, balance };
     } catch (error) {
       const attempts = redemption.attempts + 1;
       const refusal = permanentRefusalOf(error);
@@ -392,12 +390,33 @@ export function createRedemptionService(deps: RedemptionDeps) {
       deps.metrics?.deliveries.inc({ result: 'failed' });
       const delay = retryDelayMs(attempts);
       logger.warn({ redemptionId: redemption.id, attempts, retryInMs: delay, err: error, requestId }, 'wallet credit not confirmed; will retry');
-      const [pending] = await db
-        .update(redemptions)
-        .set({ attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` })
-        .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
-        .returning();
-      return { redemption: pending ?? redemption, balance: null };
+      try {
+        const [pending] = await db
+          .update(redemptions)
+          .set({ attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` })
+          .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
+          .returning();
+        return { redemption: pending ?? redemption, balance: null };
+      } catch (bookkeeping) {
+        // The claim is committed and its credit owed: still PENDING, which is the answer, and
+        // the relay delivers it after its lease whatever this row says.
+        logger.warn({ redemptionId: redemption.id, err: bookkeeping, requestId }, 'a failed credit could not be recorded; the relay will deliver it');
+        return { redemption, balance: null };
+      }
+    }
+    deps.metrics?.deliveries.inc({ result: 'credited' });
+    try {
+      const closed = await credited.load({ id: redemption.id, transactionId: confirmed.transactionId });
+      return { redemption: closed ?? redemption, balance: confirmed.balance };
+    } catch (error) {
+      // The wallet took the credit: the money is in the wallet, whatever happens to this row.
+      // Answer from the wallet's word; the row stays PENDING until the relay sends the credit
+      // again, which the wallet replays by its key (never a second credit), and closes it.
+      logger.warn({ redemptionId: redemption.id, err: error, requestId }, 'a credit the wallet confirmed could not be recorded here; the relay will record it');
+      return {
+        redemption: { ...redemption, status: 'CREDITED', walletTransactionId: confirmed.transactionId, creditedAt: new Date(), lastError: null },
+        balance: confirmed.balance,
+      };
     }
   }
 
@@ -438,7 +457,12 @@ export function createRedemptionService(deps: RedemptionDeps) {
       // The delivery's update returns the row whole; only when it changed nothing (the relay
       // got there first) is the provisional row read back.
       if (redemption === activation.redemption) {
-        redemption = (await db.query.redemptions.findFirst({ where: eq(redemptions.id, redemption.id) })) ?? redemption;
+        // Read back when it can be: the claim is committed and its answer stands without it.
+        const current = await db.query.redemptions.findFirst({ where: eq(redemptions.id, redemption.id) }).catch((error: unknown) => {
+          logger.warn({ redemptionId: redemption.id, err: error, requestId }, 'a redemption could not be read back; answered as claimed');
+          return undefined;
+        });
+        redemption = current ?? redemption;
       }
       if (redemption.status === 'PENDING' && !redemption.parkedAt) retrySoon(redemption, activation.giftCard, requestId);
       return { giftCard: activation.giftCard, redemption, walletBalance: redemption.status === 'CREDITED' ? delivered.balance : null };

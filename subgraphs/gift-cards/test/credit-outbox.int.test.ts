@@ -201,6 +201,51 @@ describe('the lease on a fresh claim', () => {
   });
 });
 
+describe('a credit the wallet confirmed that cannot be recorded here', () => {
+  it('is answered CREDITED with the balance the wallet gave, not as a failure; the row stays owed and the relay closes it with no second credit', async () => {
+    const giftCards = await rig.startGiftCards(SHORT_LEASE);
+    const user = testUserId('unrecorded');
+    // The row's own update to CREDITED fails (as with the database lost after the wallet answered).
+    await database.sql.unsafe(`
+      create function gift_cards.test_refuse_credited() returns trigger language plpgsql as $$
+      begin
+        if new.status = 'CREDITED' and new.user_id = '${user}' then
+          raise exception 'the bookkeeping fails (test)' using errcode = 'XX000';
+        end if;
+        return new;
+      end $$;
+      create trigger test_refuse_credited before update on gift_cards.redemptions
+        for each row execute function gift_cards.test_refuse_credited();`);
+    let dropped = false;
+    const drop = async () => {
+      if (dropped) return;
+      dropped = true;
+      await database.sql.unsafe('drop trigger test_refuse_credited on gift_cards.redemptions; drop function gift_cards.test_refuse_credited()');
+    };
+    try {
+      const card = await issueCard(giftCards, 320n, 1);
+      const activation = await giftCards.redemptions.activate(user, card.code);
+      expect(activation.redemption.status).toBe('CREDITED');
+      expect(activation.walletBalance?.balanceMinor).toBe(320n);
+      expect(rig.link.counts.forwarded).toBe(1);
+      // The money is in the wallet once; the row still says it is owed.
+      expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 320n });
+      expect(await onlyRow(card.id)).toMatchObject({ status: 'PENDING' });
+
+      await drop();
+      await waitUntilOwedCreditsDue(database.sql, card.id);
+      expect(await giftCards.redemptions.relayOnce()).toBe(1);
+      expect(await onlyRow(card.id)).toMatchObject({ status: 'CREDITED' });
+      // Sent again under the same key: replayed by the wallet, not credited twice.
+      expect(rig.link.counts.forwarded).toBe(2);
+      expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 320n, mostPerOwner: 1, duplicateKeys: 0 });
+    } finally {
+      await drop();
+      await giftCards.close();
+    }
+  });
+});
+
 describe('a relay pass', () => {
   it('takes at most CREDIT_RELAY_BATCH_SIZE owed credits', async () => {
     const giftCards = await rig.startGiftCards({ ...SHORT_LEASE, CREDIT_RELAY_BATCH_SIZE: '2' });
