@@ -314,6 +314,32 @@ export async function holdWalletRow(sql: Sql, ownerId: string): Promise<HeldWall
   }
 }
 
+/** A trigger a test put on a table, to make a statement fail where it chooses; `remove` is safe to call twice. */
+export interface TestTrigger {
+  remove(): Promise<void>;
+}
+
+/**
+ * Puts a row trigger on `table` (`schema.table`) that runs `body`, PL/pgSQL over `new`, at
+ * `timing` (e.g. `before insert`, `before update`); the body raises where the test wants a
+ * statement to fail, and ends `return new;`.
+ */
+export async function installTestTrigger(sql: Sql, table: string, timing: 'before insert' | 'before update', body: string): Promise<TestTrigger> {
+  if (!/^[a-z_]+\.[a-z_]+$/.test(table)) throw new Error('the table must be schema.table');
+  const name = `test_trigger_${randomBytes(4).toString('hex')}`;
+  await sql.unsafe(`create function public.${name}() returns trigger language plpgsql as $trigger$ begin ${body} end $trigger$`);
+  await sql.unsafe(`create trigger ${name} ${timing} on ${table} for each row execute function public.${name}()`);
+  let removed = false;
+  return {
+    async remove() {
+      if (removed) return;
+      removed = true;
+      await sql.unsafe(`drop trigger if exists ${name} on ${table}`);
+      await sql.unsafe(`drop function if exists public.${name}()`);
+    },
+  };
+}
+
 /**
  * Waits until at least `count` backends wait on a lock that `blockerPid` holds, and returns their
  * pids: the way a test knows a request is parked where it meant to park it.

@@ -9,6 +9,7 @@ import {
   claimsWaitingOnALock,
   createTestDatabase,
   errorCodeOf,
+  installTestTrigger,
   ledgerCreditsOf,
   outboxRowsOf,
   seriesValue,
@@ -134,16 +135,15 @@ describe('claims in batches', () => {
     const unlucky = testUserId('unlucky');
     const others = Array.from({ length: 5 }, () => testUserId('batch-mate'));
     // A batch naming `unlucky` fails as PostgreSQL fails a deadlock's victim; claim_slot does not.
-    await database.sql.unsafe(`
-      create function gift_cards.test_deadlock_in_batches() returns trigger language plpgsql as $$
-      begin
-        if new.user_id = '${unlucky}' and current_query() like '%claim_slots(%' then
-          raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
-        end if;
-        return new;
-      end $$;
-      create trigger test_deadlock_in_batches before insert on gift_cards.redemptions
-        for each row execute function gift_cards.test_deadlock_in_batches();`);
+    const fault = await installTestTrigger(
+      database.sql,
+      'gift_cards.redemptions',
+      'before insert',
+      `if new.user_id = '${unlucky}' and current_query() like '%claim_slots(%' then
+         raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
+       end if;
+       return new;`,
+    );
     try {
       const users = [unlucky, ...others];
       const rolledBackBefore = await metric('giftcard_claims_alone_total', { reason: 'rolled_back' });
@@ -155,7 +155,7 @@ describe('claims in batches', () => {
       expect(await metric('giftcard_claims_alone_total', { reason: 'rolled_back' })).toBeGreaterThan(rolledBackBefore);
       expect(await metric('giftcard_claim_batch_size_count')).toBeGreaterThan(batchesBefore);
     } finally {
-      await database.sql.unsafe('drop trigger test_deadlock_in_batches on gift_cards.redemptions; drop function gift_cards.test_deadlock_in_batches()');
+      await fault.remove();
     }
   });
 });
@@ -168,19 +168,18 @@ describe('claims made alone after their batch was rolled back', () => {
     const others = Array.from({ length: 7 }, () => testUserId('batch-mate'));
     // Every batch fails as a deadlock's victim does, so every claim is made alone; made alone,
     // `broken`'s claim fails with an error nobody retries.
-    await database.sql.unsafe(`
-      create function gift_cards.test_alone_fails() returns trigger language plpgsql as $$
-      begin
-        if current_query() like '%claim_slots(%' then
-          raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
-        end if;
-        if new.user_id = '${broken}' then
-          raise exception 'this claim fails (test)' using errcode = 'XX000';
-        end if;
-        return new;
-      end $$;
-      create trigger test_alone_fails before insert on gift_cards.redemptions
-        for each row execute function gift_cards.test_alone_fails();`);
+    const fault = await installTestTrigger(
+      database.sql,
+      'gift_cards.redemptions',
+      'before insert',
+      `if current_query() like '%claim_slots(%' then
+         raise exception 'deadlock detected (test)' using errcode = 'deadlock_detected';
+       end if;
+       if new.user_id = '${broken}' then
+         raise exception 'this claim fails (test)' using errcode = 'XX000';
+       end if;
+       return new;`,
+    );
     try {
       // `broken` last, so that it gathers into a batch with others (the first claims leave at once).
       const users = [...others, broken];
@@ -190,7 +189,7 @@ describe('claims made alone after their batch was rolled back', () => {
       expect(outcomes.at(-1)).toMatch(/Failed query: select outcome, redemption_id, redemption_count from gift_cards\.claim_slot\(/);
       await expectOnlyEarlyClaims(card, others, [broken], 30n);
     } finally {
-      await database.sql.unsafe('drop trigger test_alone_fails on gift_cards.redemptions; drop function gift_cards.test_alone_fails()');
+      await fault.remove();
     }
   });
 });

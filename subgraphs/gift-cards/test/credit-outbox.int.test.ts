@@ -11,6 +11,7 @@ import {
   creditKeysIn,
   databaseNowMs,
   forgetOwedCredits,
+  installTestTrigger,
   ledgerCreditsOf,
   type OutboxRow,
   outboxRowsOf,
@@ -206,22 +207,15 @@ describe('a credit the wallet confirmed that cannot be recorded here', () => {
     const giftCards = await rig.startGiftCards(SHORT_LEASE);
     const user = testUserId('unrecorded');
     // The row's own update to CREDITED fails (as with the database lost after the wallet answered).
-    await database.sql.unsafe(`
-      create function gift_cards.test_refuse_credited() returns trigger language plpgsql as $$
-      begin
-        if new.status = 'CREDITED' and new.user_id = '${user}' then
-          raise exception 'the bookkeeping fails (test)' using errcode = 'XX000';
-        end if;
-        return new;
-      end $$;
-      create trigger test_refuse_credited before update on gift_cards.redemptions
-        for each row execute function gift_cards.test_refuse_credited();`);
-    let dropped = false;
-    const drop = async () => {
-      if (dropped) return;
-      dropped = true;
-      await database.sql.unsafe('drop trigger test_refuse_credited on gift_cards.redemptions; drop function gift_cards.test_refuse_credited()');
-    };
+    const fault = await installTestTrigger(
+      database.sql,
+      'gift_cards.redemptions',
+      'before update',
+      `if new.status = 'CREDITED' and new.user_id = '${user}' then
+         raise exception 'the bookkeeping fails (test)' using errcode = 'XX000';
+       end if;
+       return new;`,
+    );
     try {
       const card = await issueCard(giftCards, 320n, 1);
       const activation = await giftCards.redemptions.activate(user, card.code);
@@ -232,7 +226,7 @@ describe('a credit the wallet confirmed that cannot be recorded here', () => {
       expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 320n });
       expect(await onlyRow(card.id)).toMatchObject({ status: 'PENDING' });
 
-      await drop();
+      await fault.remove();
       await waitUntilOwedCreditsDue(database.sql, card.id);
       expect(await giftCards.redemptions.relayOnce()).toBe(1);
       expect(await onlyRow(card.id)).toMatchObject({ status: 'CREDITED' });
@@ -240,7 +234,7 @@ describe('a credit the wallet confirmed that cannot be recorded here', () => {
       expect(rig.link.counts.forwarded).toBe(2);
       expect(await ledgerCreditsOf(database.sql, [user])).toMatchObject({ credits: 1, total: 320n, mostPerOwner: 1, duplicateKeys: 0 });
     } finally {
-      await drop();
+      await fault.remove();
       await giftCards.close();
     }
   });
