@@ -15,7 +15,6 @@ import {
   isRetryableTransactionError,
   type Logger,
   RateLimitedError,
-  ServiceCallError,
 } from '@giftpay/common';
 import { type AttemptLimit, type AttemptSubject, type AttemptSubjectTemplate, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
 import { type Batcher, createBatcher } from '@giftpay/common/batching';
@@ -26,7 +25,7 @@ import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './
 import { refusalFor, retryDelayMs, statusOf } from './domain/gift-card.ts';
 import { checkSubmittedCode, hashCode } from './domain/gift-card-code.ts';
 import { liveRedemptionCount } from './gift-cards.service.ts';
-import type { WalletBalance, WalletClient } from './wallet-client.ts';
+import { CreditRefusedError, type WalletBalance, type WalletClient } from './wallet-client.ts';
 
 type Db = PostgresJsDatabase<typeof schema>;
 
@@ -94,11 +93,12 @@ export interface RedemptionDeps {
 
 /**
  * The wallet's own word that this credit can never be applied as it is: 422 (a domain rule:
- * CURRENCY_MISMATCH, a balance past its maximum) or 400 (an amount it does not accept).
- * Anything else (no answer, 5xx, 401 for a wrong INTERNAL_API_TOKEN) may pass later.
+ * CURRENCY_MISMATCH, a balance past its maximum) or 400 (an amount it does not accept), given
+ * for this credit in the batch's answer. Anything else (no answer, 5xx, 401 for a wrong
+ * INTERNAL_API_TOKEN, a 400 for the whole call from something in between) may pass later.
  */
 function permanentRefusalOf(error: unknown): string | null {
-  if (!(error instanceof ServiceCallError) || (error.status !== 422 && error.status !== 400)) return null;
+  if (!(error instanceof CreditRefusedError) || (error.status !== 422 && error.status !== 400)) return null;
   const body = error.body as { code?: unknown; message?: unknown } | null;
   return `the wallet refused the credit (${error.status}${typeof body?.code === 'string' ? ` ${body.code}` : ''}): ${typeof body?.message === 'string' ? body.message : 'no reason given'}`;
 }

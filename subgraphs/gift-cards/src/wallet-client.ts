@@ -38,6 +38,13 @@ interface CreditAnswer {
  */
 const CREDIT_BATCH = { maxBatchSize: 50, maxInFlight: 2 };
 
+/**
+ * The wallet's answer for one credit of a batch, not 200: its own word on that credit. A
+ * refusal of the whole call (a proxy's or a misrouted URL's 400) is a plain ServiceCallError,
+ * which says nothing about any one credit.
+ */
+export class CreditRefusedError extends ServiceCallError {}
+
 export function createWalletClient(options: { walletUrl: string; serviceToken: string; timeoutMs: number }): WalletClient {
   const call = <T>(path: string, body: unknown, requestId: string | undefined) =>
     postToService<T>({
@@ -76,7 +83,7 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
     return answer.results.map((result) =>
       result.status === 200
         ? (result.body as CreditAnswer)
-        : new ServiceCallError(`POST ${batchUrl} answered ${result.status} for a credit`, result.status, result.body),
+        : new CreditRefusedError(`POST ${batchUrl} answered ${result.status} for a credit`, result.status, result.body),
     );
   }, CREDIT_BATCH);
   return {

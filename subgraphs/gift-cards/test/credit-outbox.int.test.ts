@@ -4,6 +4,8 @@
 // timer and its stop. Time passes for real (a 1 s lease, polling with a deadline): no test
 // moves `next_attempt_at` by hand.
 
+import { createServer } from 'node:http';
+import { listen } from '@giftpay/common';
 import {
   assertBooksBalanced,
   backOffBoundsMs,
@@ -236,6 +238,32 @@ describe('a credit the wallet confirmed that cannot be recorded here', () => {
     } finally {
       await fault.remove();
       await giftCards.close();
+    }
+  });
+});
+
+describe('a whole credit call refused by something between gift-cards and the wallet', () => {
+  it('leaves the credit owed and retried, not parked as if the wallet had refused that credit for good', async () => {
+    // What a proxy or a misrouted WALLET_URL answers: 400 to the call itself, for every credit in it.
+    const refusing = createServer((_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'BAD_REQUEST', message: 'not a route here' }));
+    });
+    const listening = await listen(refusing, 0, '127.0.0.1');
+    const giftCards = await rig.startGiftCards({ ...SHORT_LEASE, WALLET_URL: listening.url, CREDIT_RETRY_DELAYS_MS: '' });
+    try {
+      const card = await issueCard(giftCards, 150n, 1);
+      const user = testUserId('call-refused');
+      const activation = await giftCards.redemptions.activate(user, card.code);
+      expect(activation.redemption.status).toBe('PENDING');
+      const row = await onlyRow(card.id);
+      expect(row).toMatchObject({ status: 'PENDING', attempts: 1 });
+      expect(row.lastError).toMatch(/answered 400$/);
+      // Not parked: the relay will send it again once the wallet is reached.
+      const [parked] = await database.sql`select parked_at from gift_cards.redemptions where id = ${row.id}`;
+      expect(parked?.parked_at).toBeNull();
+    } finally {
+      await giftCards.close();
+      await listening.close();
     }
   });
 });
