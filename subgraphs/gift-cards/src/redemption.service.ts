@@ -184,8 +184,31 @@ export function createRedemptionService(deps: RedemptionDeps) {
     return claimAlone(cardId, userId).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
   }
 
-  /** The claims of one card in one statement (claim_slots), each answered in its place. */
+  /**
+   * The claims of one card in one statement, each answered in its place. One user twice in a
+   * batch (a double click) is claimed once; the second place is answered as a claim right
+   * after the first would be: ALREADY_REDEEMED when the first claimed, else the first's own
+   * answer (claim_slots answered any repeated place ALREADY_REDEEMED, even when the first
+   * found the card used up, disabled or expired).
+   */
   async function claimTogether(cardId: string, userIds: readonly string[]): Promise<(ClaimResult | Error)[]> {
+    const firstPlace = new Map<string, number>();
+    for (const userId of userIds) if (!firstPlace.has(userId)) firstPlace.set(userId, firstPlace.size);
+    if (firstPlace.size === userIds.length) return claimEachOnce(cardId, userIds);
+    const answers = await claimEachOnce(cardId, [...firstPlace.keys()]);
+    const answered = new Set<string>();
+    return userIds.map((userId) => {
+      const answer = answers[firstPlace.get(userId) as number] as ClaimResult | Error;
+      if (!answered.has(userId)) {
+        answered.add(userId);
+        return answer;
+      }
+      return !(answer instanceof Error) && answer.outcome === 'CLAIMED' ? { ...answer, outcome: 'ALREADY_REDEEMED' } : answer;
+    });
+  }
+
+  /** The claims of one card, no user twice, in one statement (claim_slots), each answered in its place. */
+  async function claimEachOnce(cardId: string, userIds: readonly string[]): Promise<(ClaimResult | Error)[]> {
     deps.metrics?.claimBatchSize?.observe(userIds.length);
     let rows: Record<string, unknown>[];
     try {

@@ -160,6 +160,28 @@ describe('claims in batches', () => {
   });
 });
 
+describe('one user twice in a batch', () => {
+  it('is answered as two claims one after the other: ALREADY_REDEEMED only beside the user’s own slot, USED_UP twice for a user left without one', async () => {
+    const [issued] = await giftCards.cards.issue({ value: { minor: 20n, currencyCode: 'IRR' }, count: 1, usageLimit: 3, issuedBy: 'claim-slot-test' });
+    const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+    // Ten users each double-clicking: each pair arrives together, so most pairs leave in one batch.
+    const users = Array.from({ length: 10 }, () => testUserId('double'));
+    const outcomes = await Promise.all(users.flatMap((user) => [user, user]).map((user) => errorCodeOf(giftCards.redemptions.activate(user, card.code))));
+    const holders = (await outboxRowsOf(database.sql, card.id)).map((row) => row.userId);
+    expect(holders).toHaveLength(3);
+    const answers = users.map((_user, index) => [outcomes[2 * index], outcomes[2 * index + 1]].sort());
+    expect(answers).toEqual(
+      users.map((user) => (holders.includes(user) ? ['GIFT_CARD_ALREADY_REDEEMED', null].sort() : ['GIFT_CARD_USED_UP', 'GIFT_CARD_USED_UP'])),
+    );
+    await expectOnlyEarlyClaims(
+      card,
+      holders,
+      users.filter((user) => !holders.includes(user)),
+      20n,
+    );
+  });
+});
+
 describe('claims made alone after their batch was rolled back', () => {
   it('answer each on its own: the one claim that then fails fails alone, and its batch-mates keep their slots', async () => {
     const [issued] = await giftCards.cards.issue({ value: { minor: 30n, currencyCode: 'IRR' }, count: 1, usageLimit: 10, issuedBy: 'claim-slot-test' });
