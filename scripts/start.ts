@@ -29,7 +29,20 @@ function portOf(name: string, fallback: number): number {
   return port;
 }
 
+/** Whole seconds from the environment within a range, refused with a message naming the variable. */
+function secondsOf(name: string, fallback: number, min: number, max: number): number {
+  const value = env[name]?.trim() || String(fallback);
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < min || seconds > max) {
+    console.error(`Invalid configuration: ${name} must be whole seconds from ${min} to ${max}, got "${value}"`);
+    process.exit(1);
+  }
+  return seconds;
+}
+
 const gatewayPort = portOf('GATEWAY_PORT', 4000);
+const readyTimeoutSeconds = secondsOf('START_READY_TIMEOUT_SECONDS', 120, 5, 3600);
+const stopGraceSeconds = secondsOf('STOP_GRACE_SECONDS', 15, 1, 600);
 /**
  * Where this machine reaches the services: HOST, the address they listen on (127.0.0.1 unless
  * set), or loopback when that is every interface; an IPv6 address in brackets, as URLs write it.
@@ -95,7 +108,7 @@ function stopAll(exitCode: number): Promise<never> {
           if (child.exitCode !== null || child.signalCode !== null) return done();
           child.once('exit', () => done());
           child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+          setTimeout(() => child.kill('SIGKILL'), stopGraceSeconds * 1000).unref();
         }),
     );
     await Promise.all(exits);
@@ -292,7 +305,7 @@ function startService(service: (typeof services)[number]): void {
 for (const service of services) startService(service);
 
 const healthUrl = `http://${localHost}:${gatewayPort}/health`;
-if (await waitForHealth(healthUrl, 120_000)) {
+if (await waitForHealth(healthUrl, readyTimeoutSeconds * 1000)) {
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
   say(
     `GiftPay is ready in ${seconds} s: GraphQL at http://${localHost === '127.0.0.1' ? 'localhost' : localHost}:${gatewayPort}/graphql (Ctrl-C stops everything)`,
@@ -300,6 +313,6 @@ if (await waitForHealth(healthUrl, 120_000)) {
   ready = true;
   announceDevelopmentAdmin();
 } else if (!stopping) {
-  say(`the gateway did not become healthy at ${healthUrl} within 120 s`);
+  say(`the gateway did not become healthy at ${healthUrl} within ${readyTimeoutSeconds} s (START_READY_TIMEOUT_SECONDS)`);
   await stopAll(1);
 }

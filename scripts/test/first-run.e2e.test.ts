@@ -7,7 +7,15 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type StackProcess, stackProcessEnv, startStackProcess, type TestDatabase, waitUntil } from '@giftpay/testing';
+import {
+  addressNobodyListensOn,
+  createTestDatabase,
+  type StackProcess,
+  stackProcessEnv,
+  startStackProcess,
+  type TestDatabase,
+  waitUntil,
+} from '@giftpay/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const started: ChildProcess[] = [];
@@ -19,7 +27,7 @@ const databases: TestDatabase[] = [];
 const STACK_TEST_TIMEOUT_MS = 300_000;
 
 beforeAll(async () => {
-  for (let index = 0; index < 4; index += 1) databases.push(await createTestDatabase());
+  for (let index = 0; index < 5; index += 1) databases.push(await createTestDatabase());
 });
 
 afterEach(async () => {
@@ -187,6 +195,27 @@ describe('the first run', () => {
         stack.child.kill('SIGINT');
         await stack.exited;
       }
+    },
+    STACK_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'stops the stack after START_READY_TIMEOUT_SECONDS when the gateway never becomes ready, saying so, and refuses a STOP_GRACE_SECONDS out of range naming it',
+    async () => {
+      // A gateway whose signing keys cannot be fetched is never ready (its /health needs them).
+      const env = await newcomerEnv(databases[4] as TestDatabase, {
+        START_READY_TIMEOUT_SECONDS: '5',
+        JWKS_URL: `${await addressNobodyListensOn()}/jwks.json`,
+      });
+      const failure = await start(env).catch((error: Error) => error);
+      expect(failure).toBeInstanceOf(Error);
+      expect((failure as Error).message).toMatch(
+        /the gateway did not become healthy at http:\/\/127\.0\.0\.1:\d+\/health within 5 s \(START_READY_TIMEOUT_SECONDS\)/,
+      );
+      expect((failure as Error).message).toContain('exited with 1 before it was ready');
+
+      const refused = await start({ ...env, STOP_GRACE_SECONDS: '0' }).catch((error: Error) => error);
+      expect((refused as Error).message).toContain('Invalid configuration: STOP_GRACE_SECONDS must be whole seconds from 1 to 600, got "0"');
     },
     STACK_TEST_TIMEOUT_MS,
   );

@@ -101,6 +101,8 @@ export interface CommonConfig {
   readonly databaseTimeouts: DatabaseTimeouts;
   /** Bounded waits and connections at the HTTP edge. */
   readonly httpLimits: HttpLimits;
+  /** SUBGRAPH_MAX_BODY_BYTES: the largest request body a subgraph reads (the gateway's calls, a batch of credits). */
+  readonly subgraphMaxBodyBytes: number;
 }
 
 export interface JwtRules {
@@ -136,6 +138,8 @@ export function loadCommonConfig(env: Env): CommonConfig {
       keepAliveTimeoutMs: envInt(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, { min: 100, max: 600_000 }),
       maxConnections: envInt(env, 'HTTP_MAX_CONNECTIONS', DEFAULT_HTTP_LIMITS.maxConnections, { min: 10, max: 1_000_000 }),
     }),
+    // A batch of 50 credits is about 20 KB; the floor keeps room for it.
+    subgraphMaxBodyBytes: envInt(env, 'SUBGRAPH_MAX_BODY_BYTES', 1_000_000, { min: 65_536, max: 50_000_000 }),
     databaseTimeouts: Object.freeze({
       statementMs: envInt(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.statementMs, { min: 100, max: 600_000 }),
       lockMs: envInt(env, 'DB_LOCK_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.lockMs, { min: 10, max: 600_000 }),

@@ -88,6 +88,7 @@ export async function createServer({
     metrics,
     metricsToken: config.metricsToken,
     httpLimits: config.httpLimits,
+    maxBodyBytes: config.subgraphMaxBodyBytes,
     name: 'accounts',
     typeDefs,
     resolvers: createResolvers(accounts),

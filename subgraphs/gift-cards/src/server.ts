@@ -109,6 +109,7 @@ export async function createServer({
     metrics,
     metricsToken: config.metricsToken,
     httpLimits: config.httpLimits,
+    maxBodyBytes: config.subgraphMaxBodyBytes,
     name: 'gift-cards',
     typeDefs,
     resolvers: createResolvers(cards, redemptions),

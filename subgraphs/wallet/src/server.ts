@@ -140,6 +140,7 @@ export async function createServer({
     metrics,
     metricsToken: config.metricsToken,
     httpLimits: config.httpLimits,
+    maxBodyBytes: config.subgraphMaxBodyBytes,
     name: 'wallet',
     typeDefs,
     resolvers: createResolvers(ledger),

@@ -391,3 +391,38 @@ describe('the internal balance route', () => {
     expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
   });
 });
+
+describe('a request body past SUBGRAPH_MAX_BODY_BYTES', () => {
+  it('is answered 413 BAD_REQUEST and posts nothing; one just under the limit is read', async () => {
+    const limit = 65_536;
+    const config = loadConfig(testEnv(database.url, { ACCOUNTS_URL: await addressNobodyListensOn(), SUBGRAPH_MAX_BODY_BYTES: String(limit) }));
+    const small = await createServer({ config });
+    const smallListening = await listen(small.server, 0, '127.0.0.1');
+    try {
+      const ownerId = randomUUID();
+      const credit = (padding: number) =>
+        fetch(`${smallListening.url}${INTERNAL_CREDIT_PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: config.internalApiToken },
+          body: JSON.stringify({
+            ownerId,
+            amountMinor: '5',
+            currencyCode: 'IRR',
+            description: 'x',
+            idempotencyKey: randomUUID(),
+            padding: 'p'.repeat(padding),
+          }),
+        });
+      const over = await credit(limit);
+      expect(over.status).toBe(413);
+      expect(((await over.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+      expect(await walletsOf(database.sql, { ownerIds: [ownerId] })).toEqual([]);
+      const under = await credit(limit - 1_000);
+      expect(under.status).toBe(200);
+      expect((await walletsOf(database.sql, { ownerIds: [ownerId] })).map((wallet) => wallet.balance)).toEqual([5n]);
+    } finally {
+      await smallListening.close();
+      await small.close();
+    }
+  });
+});
