@@ -42,6 +42,21 @@ export function gatewayTokenSetting(env: Env, common: Pick<CommonConfig, 'mode' 
   return loadOrCreateDevSecret(common.dataDir, GATEWAY_TOKEN_FILE, () => randomBytes(32).toString('base64url'));
 }
 
+/**
+ * GATEWAY_TOKEN_PREVIOUS, for a subgraph during a rotation of GATEWAY_TOKEN: a credential it
+ * still believes beside its own, so that a gateway not yet given the new value is believed
+ * too (otherwise its callers' tokens are verified again and, worse, every client is counted
+ * under the gateway's own address by the failed-attempt limits). At least 32 characters, and
+ * only beside a GATEWAY_TOKEN.
+ */
+export function previousGatewayTokenSetting(env: Env, current: string | null): string | null {
+  const value = envOptional(env, 'GATEWAY_TOKEN_PREVIOUS');
+  if (value === undefined) return null;
+  if (value.length < 32) throw new ConfigError('GATEWAY_TOKEN_PREVIOUS', 'must be at least 32 characters');
+  if (current === null) throw new ConfigError('GATEWAY_TOKEN_PREVIOUS', 'is only read beside a GATEWAY_TOKEN: set the new credential there');
+  return value;
+}
+
 export function encodePrincipal(principal: Principal): string {
   return Buffer.from(JSON.stringify({ sub: principal.userId, name: principal.username, roles: principal.roles })).toString('base64url');
 }
@@ -65,7 +80,11 @@ export function decodePrincipal(header: string | string[] | undefined): Principa
   return { userId: sub, username: name, roles: roles.filter((role): role is Role => typeof role === 'string' && ROLES.has(role)) };
 }
 
-/** Whether a request carries the gateway's credential; always false for a subgraph that holds none. */
-export function cameThroughGateway(header: string | string[] | undefined, gatewayToken: string | null): boolean {
-  return gatewayToken !== null && serviceTokenMatches(header, gatewayToken);
+/**
+ * Whether a request carries the gateway's credential, or during a rotation the previous one;
+ * always false for a subgraph that holds none.
+ */
+export function cameThroughGateway(header: string | string[] | undefined, gatewayToken: string | null, previous: string | null = null): boolean {
+  if (gatewayToken === null) return false;
+  return serviceTokenMatches(header, gatewayToken) || (previous !== null && serviceTokenMatches(header, previous));
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, type Env } from './config.ts';
 
 /** The secrets every service may read (its own are added by its config). */
-export const COMMON_SECRET_VARIABLES = ['METRICS_TOKEN', 'GATEWAY_TOKEN'] as const;
+export const COMMON_SECRET_VARIABLES = ['METRICS_TOKEN', 'GATEWAY_TOKEN', 'GATEWAY_TOKEN_PREVIOUS'] as const;
 
 function isSet(value: string | undefined): value is string {
   return value !== undefined && value.trim() !== '';

@@ -42,6 +42,8 @@ export interface SubgraphAppOptions {
    * verified (gateway-identity.ts). Null: every request's bearer token is verified here.
    */
   readonly gatewayToken: string | null;
+  /** GATEWAY_TOKEN_PREVIOUS: during a rotation, the credential believed beside `gatewayToken`. */
+  readonly previousGatewayToken?: string | null;
   readonly logger: Logger;
   readonly mode: RuntimeMode;
   readonly ready: () => Promise<boolean>;
@@ -108,7 +110,7 @@ export async function createSubgraphApp(options: SubgraphAppOptions): Promise<Su
     async context(request: RequestInfo) {
       const authorization = request.headers.authorization;
       const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
-      const viaGateway = cameThroughGateway(request.headers[GATEWAY_TOKEN_HEADER], options.gatewayToken);
+      const viaGateway = cameThroughGateway(request.headers[GATEWAY_TOKEN_HEADER], options.gatewayToken, options.previousGatewayToken ?? null);
       // Through the gateway, the caller is the one it verified (it answered 401 to a bad token
       // before calling any subgraph); from anywhere else, the token is verified here.
       const principal = viaGateway ? decodePrincipal(request.headers[PRINCIPAL_HEADER]) : token ? await options.verifier.verify(token) : null;

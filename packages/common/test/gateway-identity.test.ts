@@ -20,6 +20,7 @@ import {
   GATEWAY_TOKEN_HEADER,
   gatewayTokenSetting,
   PRINCIPAL_HEADER,
+  previousGatewayTokenSetting,
 } from '../src/gateway-identity.ts';
 import { type Listening, listen } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
@@ -29,6 +30,7 @@ import { CLIENT_ADDRESS_HEADER } from '../src/service-client.ts';
 import { createSubgraphApp, type SubgraphApp } from '../src/subgraph.ts';
 
 const GATEWAY_TOKEN = 'g'.repeat(40);
+const PREVIOUS_TOKEN = 'p'.repeat(40);
 const ALICE: Principal = { userId: 'alice-id', username: 'alice', roles: ['user'] };
 const BOB: Principal = { userId: 'bob-id', username: 'bob', roles: ['user', 'admin'] };
 
@@ -105,6 +107,18 @@ describe('GATEWAY_TOKEN', () => {
     expect(() => readFileSync(join(productionDir, 'secrets', GATEWAY_TOKEN_FILE))).toThrow();
   });
 
+  it('has a previous value only during a rotation: GATEWAY_TOKEN_PREVIOUS, 32 characters or more, beside a GATEWAY_TOKEN, from a file too', () => {
+    expect(previousGatewayTokenSetting({}, GATEWAY_TOKEN)).toBeNull();
+    expect(previousGatewayTokenSetting({ GATEWAY_TOKEN_PREVIOUS: PREVIOUS_TOKEN }, GATEWAY_TOKEN)).toBe(PREVIOUS_TOKEN);
+    expect(configErrorOf(() => previousGatewayTokenSetting({ GATEWAY_TOKEN_PREVIOUS: 'short' }, GATEWAY_TOKEN)).variable).toBe('GATEWAY_TOKEN_PREVIOUS');
+    expect(configErrorOf(() => previousGatewayTokenSetting({ GATEWAY_TOKEN_PREVIOUS: PREVIOUS_TOKEN }, null)).message).toContain(
+      'only read beside a GATEWAY_TOKEN',
+    );
+    const file = join(dataDir, 'mounted-previous-gateway-token');
+    writeFileSync(file, `${PREVIOUS_TOKEN}\n`);
+    expect(previousGatewayTokenSetting(withSecretFiles({ GATEWAY_TOKEN_PREVIOUS_FILE: file }, []), GATEWAY_TOKEN)).toBe(PREVIOUS_TOKEN);
+  });
+
   it('outside production is generated once under DATA_DIR and shared by every service reading it', () => {
     const first = gatewayTokenSetting({}, { mode: 'development', dataDir });
     expect(first).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -133,9 +147,11 @@ describe('a subgraph', () => {
   const apps: { app: SubgraphApp; listening: Listening }[] = [];
   let withCredential: string;
   let withoutCredential: string;
+  let rotating: string;
 
-  async function start(gatewayToken: string | null): Promise<string> {
+  async function start(gatewayToken: string | null, previousGatewayToken: string | null = null): Promise<string> {
     const app = await createSubgraphApp({
+      previousGatewayToken,
       name: 'identity-test',
       typeDefs: parse(`
         extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
@@ -163,6 +179,7 @@ describe('a subgraph', () => {
   beforeAll(async () => {
     withCredential = await start(GATEWAY_TOKEN);
     withoutCredential = await start(null);
+    rotating = await start(GATEWAY_TOKEN, PREVIOUS_TOKEN);
   });
   afterAll(async () => {
     for (const { app, listening } of apps) {
@@ -244,5 +261,23 @@ describe('a subgraph', () => {
     } finally {
       keysHeld = true;
     }
+  });
+
+  it('during a rotation believes the previous credential beside its own, caller and client address alike, and no other', async () => {
+    checks = 0;
+    const forgedAddress = { [CLIENT_ADDRESS_HEADER]: '10.9.8.7' };
+    expect(await ask(rotating, { ...fromGateway(ALICE), ...forgedAddress })).toMatchObject({ caller: 'alice-id:user', address: '10.9.8.7' });
+    const fromOldGateway = { [GATEWAY_TOKEN_HEADER]: PREVIOUS_TOKEN, [PRINCIPAL_HEADER]: encodePrincipal(BOB), ...forgedAddress };
+    expect(await ask(rotating, fromOldGateway)).toMatchObject({ caller: 'bob-id:user+admin', address: '10.9.8.7' });
+    expect(checks).toBe(0);
+    // Only the subgraph told of the rotation believes the old value.
+    expect(await ask(withCredential, { ...fromOldGateway, authorization: 'Bearer alice-token' })).toMatchObject({
+      caller: 'alice-id:user',
+      address: '127.0.0.1',
+    });
+    // Any other value is no credential: the token is checked, the address header ignored.
+    const other = { [GATEWAY_TOKEN_HEADER]: 'o'.repeat(40), [PRINCIPAL_HEADER]: encodePrincipal(BOB), ...forgedAddress, authorization: 'Bearer alice-token' };
+    expect(await ask(rotating, other)).toMatchObject({ caller: 'alice-id:user', address: '127.0.0.1' });
+    expect(checks).toBe(2);
   });
 });

@@ -13,6 +13,7 @@ import {
   gatewayTokenSetting,
   loadCommonConfig,
   loadOrCreateDevSecret,
+  previousGatewayTokenSetting,
   withSecretFiles,
 } from '@giftpay/common';
 import type { AttemptLimit } from '@giftpay/common/attempt-limiter';
@@ -34,6 +35,8 @@ export interface AccountsConfig extends CommonConfig {
   readonly internalApiToken: string;
   /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
   readonly gatewayToken: string | null;
+  /** GATEWAY_TOKEN_PREVIOUS: during a rotation, the credential still believed beside GATEWAY_TOKEN. */
+  readonly previousGatewayToken: string | null;
   /** Verify callers' tokens against this key set (another OIDC provider) instead of accounts' own key. */
   readonly jwksUrl: string | null;
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | null;
@@ -79,6 +82,7 @@ export function loadConfig(environment: Env): AccountsConfig {
   }
   const internalApiToken = secret('INTERNAL_API_TOKEN', 'internal-api-token', () => randomBytes(32).toString('base64url'));
   if (internalApiToken.length < 32) throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 32 characters');
+  const gatewayToken = gatewayTokenSetting(env, common);
   return Object.freeze({
     ...common,
     port: envInt(env, 'ACCOUNTS_PORT', 4001, { min: 0, max: 65535 }),
@@ -91,7 +95,8 @@ export function loadConfig(environment: Env): AccountsConfig {
       iterations: envInt(env, 'PASSWORD_HASH_ITERATIONS', 2, { min: 1, max: 10 }),
     }),
     internalApiToken,
-    gatewayToken: gatewayTokenSetting(env, common),
+    gatewayToken,
+    previousGatewayToken: previousGatewayTokenSetting(env, gatewayToken),
     jwksUrl: envOptional(env, 'JWKS_URL') ? envUrl(env, 'JWKS_URL', '') : null,
     failedLogins: Object.freeze({
       perUsername: { max: envInt(env, 'FAILED_LOGINS_PER_USERNAME', 10, { min: 1, max: 100_000 }), windowSeconds: common.rateLimitWindowSeconds },

@@ -96,6 +96,7 @@ export async function createServer({
     // unless JWKS_URL names another provider's key set, as it does for the other services.
     verifier: createTokenVerifier(config.jwksUrl ? remoteKeySet(config.jwksUrl) : localKeySet(signer.jwks), config.jwt),
     gatewayToken: config.gatewayToken,
+    previousGatewayToken: config.previousGatewayToken,
     logger,
     mode: config.mode,
     routes,

@@ -15,6 +15,7 @@ import {
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
+  previousGatewayTokenSetting,
   supportedCurrencies,
   withSecretFiles,
 } from '@giftpay/common';
@@ -34,6 +35,8 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly internalApiToken: string;
   /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
   readonly gatewayToken: string | null;
+  /** GATEWAY_TOKEN_PREVIOUS: during a rotation, the credential still believed beside GATEWAY_TOKEN. */
+  readonly previousGatewayToken: string | null;
   readonly codeKey: string;
   readonly walletCreditTimeoutMs: number;
   readonly relay: { readonly intervalMs: number; readonly batchSize: number; readonly leaseMs: number; readonly quickRetryDelaysMs: readonly number[] };
@@ -60,6 +63,7 @@ export function loadConfig(environment: Env): GiftCardsConfig {
     throw new ConfigError('DEFAULT_CURRENCY', `must be one of ${supportedCurrencies().join(', ')}, got "${defaultCurrency}"`);
   }
   const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
+  const gatewayToken = gatewayTokenSetting(env, common);
   return Object.freeze({
     ...common,
     port: envInt(env, 'GIFT_CARDS_PORT', 4003, { min: 0, max: 65535 }),
@@ -69,7 +73,8 @@ export function loadConfig(environment: Env): GiftCardsConfig {
     walletUrl: envUrl(env, 'WALLET_URL', 'http://localhost:4002'),
     jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
     internalApiToken: secret('INTERNAL_API_TOKEN', 'internal-api-token'),
-    gatewayToken: gatewayTokenSetting(env, common),
+    gatewayToken,
+    previousGatewayToken: previousGatewayTokenSetting(env, gatewayToken),
     codeKey: secret('GIFT_CARD_CODE_KEY', 'gift-card-code-key'),
     walletCreditTimeoutMs: envInt(env, 'WALLET_CREDIT_TIMEOUT_MS', 2000, { min: 50, max: 60_000 }),
     failedActivations: Object.freeze({

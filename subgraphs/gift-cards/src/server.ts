@@ -115,6 +115,7 @@ export async function createServer({
     resolvers: createResolvers(cards, redemptions),
     verifier: createTokenVerifier(signingKeys, config.jwt),
     gatewayToken: config.gatewayToken,
+    previousGatewayToken: config.previousGatewayToken,
     logger,
     mode: config.mode,
     ready: async () => {

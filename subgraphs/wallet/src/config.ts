@@ -14,6 +14,7 @@ import {
   isSupportedCurrency,
   loadCommonConfig,
   loadOrCreateDevSecret,
+  previousGatewayTokenSetting,
   supportedCurrencies,
   withSecretFiles,
 } from '@giftpay/common';
@@ -28,6 +29,8 @@ export interface WalletConfig extends CommonConfig {
   readonly internalApiToken: string;
   /** GATEWAY_TOKEN: requests carrying it come from the gateway, with the caller it verified (gateway-identity.ts). */
   readonly gatewayToken: string | null;
+  /** GATEWAY_TOKEN_PREVIOUS: during a rotation, the credential still believed beside GATEWAY_TOKEN. */
+  readonly previousGatewayToken: string | null;
   readonly serviceCallTimeoutMs: number;
   /** How long the metrics reuse one ledger report (a full read of the ledger), in ms; 0 reads it at every scrape. */
   readonly ledgerReportCacheMs: number;
@@ -47,6 +50,7 @@ export function loadConfig(environment: Env): WalletConfig {
   }
   if (internalApiToken.length < 32) throw new ConfigError('INTERNAL_API_TOKEN', 'must be at least 32 characters');
   const accountsUrl = envUrl(env, 'ACCOUNTS_URL', 'http://localhost:4001');
+  const gatewayToken = gatewayTokenSetting(env, common);
   return Object.freeze({
     ...common,
     port: envInt(env, 'WALLET_PORT', 4002, { min: 0, max: 65535 }),
@@ -56,7 +60,8 @@ export function loadConfig(environment: Env): WalletConfig {
     accountsUrl,
     jwksUrl: envUrl(env, 'JWKS_URL', `${accountsUrl}/.well-known/jwks.json`),
     internalApiToken,
-    gatewayToken: gatewayTokenSetting(env, common),
+    gatewayToken,
+    previousGatewayToken: previousGatewayTokenSetting(env, gatewayToken),
     serviceCallTimeoutMs: envInt(env, 'SERVICE_CALL_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
     ledgerReportCacheMs: envInt(env, 'LEDGER_REPORT_CACHE_MS', 60_000, { min: 0, max: 3_600_000 }),
   });

@@ -146,6 +146,7 @@ export async function createServer({
     resolvers: createResolvers(ledger),
     verifier: createTokenVerifier(signingKeys, config.jwt),
     gatewayToken: config.gatewayToken,
+    previousGatewayToken: config.previousGatewayToken,
     logger,
     mode: config.mode,
     routes: [
