@@ -5,6 +5,8 @@
 // Owed credits are settled in real time (a 1 s lease), never by moving them due by SQL.
 
 import {
+  ACTIVATE_GIFT_CARD,
+  type ActivationData,
   assertBooksBalanced,
   burst,
   createTestDatabase,
@@ -14,10 +16,12 @@ import {
   issuePromotion,
   ledgerCreditsOf,
   outboxRowsOf,
+  postGraphQL,
   type SignedIn,
   type Stack,
   settleOwedCredits,
   signUpMany,
+  startGateway,
   startStack,
   type TestDatabase,
   tallyActivations,
@@ -154,6 +158,33 @@ describe('when the link to the wallet fails during the burst', () => {
       expect((await outboxRowsOf(database.sql, promo.id)).filter((row) => row.status === 'CREDITED')).toHaveLength(40);
     } finally {
       link.reset();
+    }
+  });
+
+  it('answers every winner PENDING within its credit timeout however many credits queue while the wallet hangs, not past the gateway’s deadline', async () => {
+    // A gateway whose deadline for a subgraph (4 s) is twice the credit timeout (2 s). 400
+    // winners' credits leave in ten batches, two on their way at a time: had each credit's
+    // timeout started only when its batch left, the last ones would wait five rounds of 2 s.
+    const gateway = await startGateway({ ...stack.env, SUBGRAPH_TIMEOUT_MS: '4000' });
+    try {
+      const promo = await issuePromotion(stack, '50', 400);
+      const users = await signUpMany(stack, 400);
+      link.mode = 'hang';
+      const results = await Promise.all(
+        users.map((user) => postGraphQL<ActivationData>(`${gateway.url}/graphql`, ACTIVATE_GIFT_CARD, { token: user.token, variables: { code: promo.code } })),
+      );
+      const answers = results.map(
+        (result) => result.data?.activateGiftCard?.redemption.status ?? (result.errors ?? []).map((error) => error.extensions?.code).join(','),
+      );
+      expect(answers).toEqual(Array(400).fill('PENDING'));
+      expect(link.counts.forwarded).toBe(0);
+
+      link.reset();
+      await settleOwedCredits(stack.giftCards.server, database.sql, promo.id);
+      expect(await ledgerCreditsOf(database.sql, idsOf(users))).toEqual(promised(users, 50n));
+    } finally {
+      link.reset();
+      await gateway.close();
     }
   });
 

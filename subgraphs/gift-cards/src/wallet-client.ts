@@ -89,8 +89,24 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   return {
     async credit(credit, requestId) {
       const traceparent = activeTraceparent();
-      const answer = await credits.load({ ...credit, ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
-      return { transactionId: answer.transactionId, balance: { balanceMinor: BigInt(answer.balanceMinor), currencyCode: credit.currencyCode } };
+      const load = credits.load({ ...credit, ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
+      // The timeout counts from the moment the credit is asked for, not from its call: when the
+      // wallet hangs, credits queue behind the two batches on their way, and a winner far back
+      // in the queue would otherwise wait a timeout for each pair of batches ahead of it (past
+      // the gateway's deadline, told the service is unavailable though its slot is taken). Given
+      // up on, it is answered PENDING; its batch may still reach the wallet, which the relay's
+      // later send of the same key then replays.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new ServiceCallError(`POST ${batchUrl} failed: timed out after ${options.timeoutMs} ms`, null)), options.timeoutMs);
+      });
+      load.catch(() => {});
+      try {
+        const answer = await Promise.race([load, deadline]);
+        return { transactionId: answer.transactionId, balance: { balanceMinor: BigInt(answer.balanceMinor), currencyCode: credit.currencyCode } };
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async balance(ownerId, requestId) {
       const answer = await call<{ balanceMinor: string; currencyCode: string }>('/internal/balances', { ownerId }, requestId);
