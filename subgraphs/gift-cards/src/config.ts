@@ -44,6 +44,8 @@ export interface GiftCardsConfig extends CommonConfig {
   readonly failedActivations: { readonly perUser: AttemptLimit; readonly perAddress: AttemptLimit };
   /** GIFT_CARD_SLOT_SHARDS: the counter rows a card's slots are split over at issue, `auto` (by size) or a fixed K. */
   readonly slotShards: SlotShardsSetting;
+  /** How many used-up cards a replica remembers, and how many of their redeemers at most in all (USED_UP_MEMORY_*). */
+  readonly usedUpMemory: { readonly cards: number; readonly redeemers: number };
 }
 
 export function loadConfig(environment: Env): GiftCardsConfig {
@@ -82,6 +84,10 @@ export function loadConfig(environment: Env): GiftCardsConfig {
       perAddress: { max: envInt(env, 'FAILED_ACTIVATIONS_PER_ADDRESS', 50, { min: 1, max: 1_000_000 }), windowSeconds: common.rateLimitWindowSeconds },
     }),
     slotShards: slotShardsSetting(env),
+    usedUpMemory: Object.freeze({
+      cards: envInt(env, 'USED_UP_MEMORY_CARDS', 1_000, { min: 0, max: 1_000_000 }),
+      redeemers: envInt(env, 'USED_UP_MEMORY_REDEEMERS', 1_000_000, { min: 0, max: 100_000_000 }),
+    }),
     relay: Object.freeze({
       intervalMs: envInt(env, 'CREDIT_RELAY_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
       batchSize: envInt(env, 'CREDIT_RELAY_BATCH_SIZE', 50, { min: 1, max: 1000 }),

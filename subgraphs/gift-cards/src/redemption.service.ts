@@ -39,9 +39,8 @@ export interface Activation {
   readonly walletBalance?: WalletBalance | null;
 }
 
-/** How many used-up cards a replica remembers, and the largest usage limit it remembers one for (its redeemers are kept). */
-const USED_UP_CARDS_KEPT = 1_000;
-const USED_UP_REDEEMERS_KEPT = 100_000;
+/** How many used-up cards a replica remembers, and how many of their redeemers in all, unless told (USED_UP_MEMORY_*). */
+const USED_UP_MEMORY = { cards: 1_000, redeemers: 1_000_000 };
 
 /** The most claims one batch carries, and the batches of a card's claims on their way at once (see `claimSlot`). */
 const CLAIMS_PER_BATCH = 50;
@@ -83,6 +82,11 @@ export interface RedemptionDeps {
    * after the lease; the relay still covers a claim whose process died.
    */
   readonly quickRetryDelaysMs?: readonly number[];
+  /**
+   * The most used-up cards remembered, and their redeemers in all: a used-up card's
+   * redeemers are its usage limit, each kept as a user id, so the sum bounds the memory.
+   */
+  readonly usedUpMemory?: { readonly cards: number; readonly redeemers: number };
   readonly metrics?: {
     readonly claims: Counter<'outcome'>;
     readonly deliveries: Counter<'result'>;
@@ -148,27 +152,42 @@ export function createRedemptionService(deps: RedemptionDeps) {
    * The rest of a promotion's burst is answered from here with no statement at all: the
    * caller's own redemption still answers ALREADY_REDEEMED, anyone else USED_UP. Expired and
    * disabled cards are not kept (a claim may still be committing at the moment of expiry; an
-   * admin may enable a card again). Bounded: the oldest card goes first.
+   * admin may enable a card again). Bounded in cards and in redeemers in all (a used-up card
+   * has its usage limit of them): the oldest card goes first.
    */
-  const usedUp = new Map<string, Promise<UsedUpCard>>();
+  const memory = deps.usedUpMemory ?? USED_UP_MEMORY;
+  const usedUp = new Map<string, { readonly card: Promise<UsedUpCard>; readonly redeemers: number }>();
+  let redeemersRemembered = 0;
+  function forgetUsedUp(codeHash: string): void {
+    const remembered = usedUp.get(codeHash);
+    if (!remembered) return;
+    usedUp.delete(codeHash);
+    redeemersRemembered -= remembered.redeemers;
+  }
   function rememberUsedUp(codeHash: string, card: Pick<GiftCardRow, 'id' | 'usageLimit'>): void {
-    if (usedUp.has(codeHash) || card.usageLimit > USED_UP_REDEEMERS_KEPT) return;
-    if (usedUp.size >= USED_UP_CARDS_KEPT) usedUp.delete(usedUp.keys().next().value as string);
+    if (usedUp.has(codeHash) || card.usageLimit > memory.redeemers || memory.cards === 0) return;
+    while (usedUp.size >= memory.cards || redeemersRemembered + card.usageLimit > memory.redeemers) {
+      forgetUsedUp(usedUp.keys().next().value as string);
+    }
     const loading = db
       .select({ userId: redemptions.userId })
       .from(redemptions)
       .where(eq(redemptions.giftCardId, card.id))
       .then((rows) => ({ redeemers: new Set(rows.map((row) => row.userId)) }));
+    const entry = { card: loading, redeemers: card.usageLimit };
     // A failed read is forgotten: the next claim reads the card again.
-    loading.catch(() => usedUp.delete(codeHash));
-    usedUp.set(codeHash, loading);
+    loading.catch(() => {
+      if (usedUp.get(codeHash) === entry) forgetUsedUp(codeHash);
+    });
+    usedUp.set(codeHash, entry);
+    redeemersRemembered += card.usageLimit;
   }
 
   /** The answer for a remembered used-up card, or null when the card is not remembered (or its read failed). */
   async function usedUpRefusal(codeHash: string, userId: string): Promise<DomainError | null> {
     const remembered = usedUp.get(codeHash);
     if (!remembered) return null;
-    const card = await remembered.catch(() => null);
+    const card = await remembered.card.catch(() => null);
     if (!card) return null;
     return card.redeemers.has(userId) ? new GiftCardAlreadyRedeemedError() : new GiftCardUsedUpError();
   }

@@ -85,6 +85,7 @@ export async function createServer({
     metrics: { claims, deliveries, claimBatchSize, claimsAlone },
     batchSize: config.relay.batchSize,
     quickRetryDelaysMs: config.relay.quickRetryDelaysMs,
+    usedUpMemory: config.usedUpMemory,
   });
   new Gauge({
     name: 'giftcard_credits_pending',

@@ -75,6 +75,30 @@ describe('cards remembered as used up', () => {
     expect(await redemptionsOf(card.id)).toBe(3);
   });
 
+  it('forgets the oldest used-up card once the redeemers kept would pass USED_UP_MEMORY_REDEEMERS, and keeps the newest', async () => {
+    const small = await rig.startGiftCards({ USED_UP_MEMORY_REDEEMERS: '4' });
+    try {
+      const useUp = async (limit: number) => {
+        const [issued] = await small.cards.issue({ value: { minor: 50n, currencyCode: 'IRR' }, count: 1, usageLimit: limit, issuedBy: 'terminal-cards-test' });
+        const card = { code: issued?.code ?? '', id: issued?.giftCard.id ?? '' };
+        for (let slot = 0; slot < limit; slot += 1)
+          expect((await small.redemptions.activate(testUserId('winner'), card.code)).redemption.status).toBe('CREDITED');
+        // Seen used up: remembered, with its `limit` redeemers.
+        expect(await errorCodeOf(small.redemptions.activate(testUserId('late'), card.code))).toBe('GIFT_CARD_USED_UP');
+        return card;
+      };
+      const older = await useUp(3);
+      const newer = await useUp(3);
+      // 3 + 3 redeemers would pass 4: the older card was forgotten, so its row answers now.
+      await database.sql`update gift_cards.gift_cards set usage_limit = usage_limit + 1 where id in (${older.id}, ${newer.id})`;
+      expect((await small.redemptions.activate(testUserId('after'), older.code)).redemption.status).toBe('CREDITED');
+      expect(await errorCodeOf(small.redemptions.activate(testUserId('after'), newer.code))).toBe('GIFT_CARD_USED_UP');
+      expect([await redemptionsOf(older.id), await redemptionsOf(newer.id)]).toEqual([4, 3]);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('never remembers an expired card: once the row says it runs longer, the next claim succeeds', async () => {
     const card = await issue(3);
     await database.sql`update gift_cards.gift_cards set expires_at = now() - interval '1 second' where id = ${card.id}`;
