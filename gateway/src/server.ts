@@ -195,7 +195,10 @@ export async function createServer({
     ],
     formatError: createErrorFormatter({ trustDownstream: true }),
   });
-  await apollo.start();
+  await apollo.start().catch((error: unknown) => {
+    stopFetchingKeys();
+    throw error;
+  });
 
   const server = createHttpApp<GatewayContext>({
     httpLimits: config.httpLimits,

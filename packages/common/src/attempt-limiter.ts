@@ -87,11 +87,16 @@ export function createAttemptLimiter(table: readonly [schema: string, name: stri
         insert into ${target} (subject, window_start, count) values (${key}, ${windowStart(limit)}, 1)
         on conflict (subject, window_start) do update set count = ${target}.count + 1
         returning count, window_start, ${retryAfter(limit)} as retry_after`);
+      if (Math.random() * PRUNE_EVERY < 1) await execute(sql`delete from ${target} where window_start < now() - interval '1 day'`);
       if (row && Number(row.count) > limit.max) throw new RateLimitedError(Number(row.retry_after));
       const taken = row?.window_start;
       return {
         async release() {
-          await execute(sql`update ${target} set count = count - 1 where subject = ${key} and window_start = ${taken} and count > 0`);
+          // A row whose count goes back to 0 is deleted: successes leave no rows behind.
+          // (A statement cannot both update and delete one row: the two parts match disjoint counts.)
+          await execute(sql`
+            with gone as (delete from ${target} where subject = ${key} and window_start = ${taken} and count <= 1 returning 1)
+            update ${target} set count = count - 1 where subject = ${key} and window_start = ${taken} and count > 1 and not exists (select 1 from gone)`);
         },
       };
     },

@@ -63,6 +63,9 @@ export interface SubgraphApp {
 
 export async function createSubgraphApp(options: SubgraphAppOptions): Promise<SubgraphApp> {
   const { logger } = options;
+  if (options.previousGatewayToken) {
+    logger.warn('GATEWAY_TOKEN_PREVIOUS is set: the previous gateway credential is still believed; drop it once every gateway has the new one');
+  }
   const schema = buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: enforceAuthDirectives(options.typeDefs, options.resolvers) }]);
   const apollo = new ApolloServer<SubgraphContext>({
     schema,

@@ -64,12 +64,21 @@ export function createAccountsService(deps: AccountsDeps) {
       // included. The address's are counted after, as failures only, so many people logging in
       // at once behind one address are never refused for it.
       const attempt = await limiter.reserve(execute, perUsername);
-      const user = await db.query.users.findFirst({ where: eq(users.usernameKey, key) });
-      // An unknown user costs the same work and gets the same answer as a wrong password, so usernames cannot be probed.
-      const valid = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyDummy(input.password).then(() => false);
-      if (!user || !valid) throw (await limiter.recordFailure(execute, perAddress)) ?? new InvalidCredentialsError();
-      await attempt.release();
-      return issueToken(user);
+      let wrong = false;
+      try {
+        const user = await db.query.users.findFirst({ where: eq(users.usernameKey, key) });
+        // An unknown user costs the same work and gets the same answer as a wrong password, so usernames cannot be probed.
+        const valid = user ? await hasher.verify(user.passwordHash, input.password) : await hasher.verifyDummy(input.password).then(() => false);
+        if (!user || !valid) {
+          wrong = true;
+          throw (await limiter.recordFailure(execute, perAddress)) ?? new InvalidCredentialsError();
+        }
+        return issueToken(user);
+      } finally {
+        // Only a wrong password keeps the attempt it took; a success or a failure of ours (the
+        // database, the hasher) gives it back, and giving it back never fails the log-in.
+        if (!wrong) await attempt.release().catch(() => {});
+      }
     },
 
     findById(id: string): Promise<UserRow | undefined> {

@@ -154,6 +154,29 @@ describe('a user resolved for another subgraph (_entities)', () => {
   });
 });
 
+describe('the attempt a log-in takes', () => {
+  it('is given back, row and all, after a right password and after a failure of the service’s own; only a wrong password keeps it', async () => {
+    await server.accounts.signUp({ username: 'attempt_owner', password: 'right-password-1' });
+    const counted = async () => {
+      const [row] =
+        await database.sql`select coalesce(sum(count), 0)::int as n, count(*)::int as rows from accounts.attempt_counters where subject = 'login:attempt_owner'`;
+      return { n: row?.n as number, rows: row?.rows as number };
+    };
+    await server.accounts.logIn({ username: 'attempt_owner', password: 'right-password-1' });
+    expect(await counted()).toEqual({ n: 0, rows: 0 });
+    await expect(server.accounts.logIn({ username: 'attempt_owner', password: 'wrong-password-1' })).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect(await counted()).toEqual({ n: 1, rows: 1 });
+    // The user lookup fails (the table renamed away for a moment): an error of ours, not a guess.
+    await database.sql`alter table accounts.users rename to users_away`;
+    try {
+      await expect(server.accounts.logIn({ username: 'attempt_owner', password: 'any-password-1' })).rejects.toThrow();
+    } finally {
+      await database.sql`alter table accounts.users_away rename to users`;
+    }
+    expect(await counted()).toEqual({ n: 1, rows: 1 });
+  });
+});
+
 describe('log-ins for one account sent together', () => {
   it('check no more passwords than the limit however many arrive at once, the right one among them included; the others are RATE_LIMITED unchecked', async () => {
     const config = loadConfig(testEnv(database.url));

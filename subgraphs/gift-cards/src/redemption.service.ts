@@ -41,6 +41,11 @@ export interface Activation {
 
 /** How many used-up cards a replica remembers, and how many of their redeemers in all, unless told (USED_UP_MEMORY_*). */
 const USED_UP_MEMORY = { cards: 1_000, redeemers: 1_000_000 };
+/**
+ * The largest card remembered: one near the whole allowance would push every other card out,
+ * and the next one seen used up push it out in turn, each read again from its redemptions.
+ */
+const USED_UP_REDEEMERS_PER_CARD = 100_000;
 
 /** The most claims one batch carries, and the batches of a card's claims on their way at once (see `claimSlot`). */
 const CLAIMS_PER_BATCH = 50;
@@ -165,7 +170,7 @@ export function createRedemptionService(deps: RedemptionDeps) {
     redeemersRemembered -= remembered.redeemers;
   }
   function rememberUsedUp(codeHash: string, card: Pick<GiftCardRow, 'id' | 'usageLimit'>): void {
-    if (usedUp.has(codeHash) || card.usageLimit > memory.redeemers || memory.cards === 0) return;
+    if (usedUp.has(codeHash) || card.usageLimit > Math.min(memory.redeemers, USED_UP_REDEEMERS_PER_CARD) || memory.cards === 0) return;
     while (usedUp.size >= memory.cards || redeemersRemembered + card.usageLimit > memory.redeemers) {
       forgetUsedUp(usedUp.keys().next().value as string);
     }
@@ -422,12 +427,18 @@ export function createRedemptionService(deps: RedemptionDeps) {
           { redemptionId: redemption.id, userId: redemption.userId, attempts, reason: refusal, requestId },
           'the wallet refused a credit for good; parked for an operator',
         );
-        const [parked] = await db
-          .update(redemptions)
-          .set({ attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` })
-          .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
-          .returning();
-        return { redemption: parked ?? redemption, balance: null };
+        try {
+          const [parked] = await db
+            .update(redemptions)
+            .set({ attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` })
+            .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
+            .returning();
+          return { redemption: parked ?? redemption, balance: null };
+        } catch (bookkeeping) {
+          // Still owed, and not parked yet: the relay meets the same refusal and parks it then.
+          logger.warn({ redemptionId: redemption.id, err: bookkeeping, requestId }, 'a refused credit could not be parked; the relay will');
+          return { redemption, balance: null };
+        }
       }
       deps.metrics?.deliveries.inc({ result: 'failed' });
       const delay = retryDelayMs(attempts);

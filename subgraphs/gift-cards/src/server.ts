@@ -123,6 +123,9 @@ export async function createServer({
       await database.sql`select 1`;
       return true;
     },
+  }).catch((error: unknown) => {
+    stopFetchingKeys();
+    throw error;
   });
   const relay = startRelay ? startCreditRelay(redemptions, config.relay.intervalMs, logger) : null;
   return {

@@ -61,7 +61,18 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
   // Each credit carries the id and the trace of the request it belongs to, so the wallet's log
   // line and span of the batch name every request whose credit it posted (the call itself is
   // in the first one's trace, with its x-request-id).
-  const credits = createBatcher<WalletCredit & { readonly requestId?: string; readonly traceparent?: string }, CreditAnswer>(async (batch) => {
+  type QueuedCredit = WalletCredit & { readonly requestId?: string; readonly traceparent?: string; readonly wait: { abandoned: boolean } };
+  const credits = createBatcher<QueuedCredit, CreditAnswer>(async (queued) => {
+    // A credit whose caller gave up waiting (its deadline passed in the queue) is not sent: the
+    // caller recorded it as owed, and its retry or the relay sends it again.
+    const batch = queued.filter((credit) => !credit.wait.abandoned);
+    const answers = batch.length === 0 ? [] : await send(batch);
+    let next = 0;
+    return queued.map((credit) =>
+      credit.wait.abandoned ? new ServiceCallError(`POST ${batchUrl} not sent: its caller gave up waiting`, null) : (answers[next++] as CreditAnswer | Error),
+    );
+  }, CREDIT_BATCH);
+  async function send(batch: readonly QueuedCredit[]): Promise<(CreditAnswer | Error)[]> {
     const requestId = batch.find((credit) => credit.requestId)?.requestId;
     const answer = await call<{ results: { status: number; body: unknown }[] }>(
       batchPath,
@@ -85,20 +96,25 @@ export function createWalletClient(options: { walletUrl: string; serviceToken: s
         ? (result.body as CreditAnswer)
         : new CreditRefusedError(`POST ${batchUrl} answered ${result.status} for a credit`, result.status, result.body),
     );
-  }, CREDIT_BATCH);
+  }
   return {
     async credit(credit, requestId) {
       const traceparent = activeTraceparent();
-      const load = credits.load({ ...credit, ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}) });
+      const wait = { abandoned: false };
+      const load = credits.load({ ...credit, ...(requestId ? { requestId } : {}), ...(traceparent ? { traceparent } : {}), wait });
       // The timeout counts from the moment the credit is asked for, not from its call: when the
       // wallet hangs, credits queue behind the two batches on their way, and a winner far back
       // in the queue would otherwise wait a timeout for each pair of batches ahead of it (past
       // the gateway's deadline, told the service is unavailable though its slot is taken). Given
-      // up on, it is answered PENDING; its batch may still reach the wallet, which the relay's
-      // later send of the same key then replays.
+      // up on while still queued, it is not sent (so retries do not pile up behind it); given up
+      // on while its batch is on its way, that batch may still reach the wallet, which the
+      // relay's later send of the same key then replays.
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new ServiceCallError(`POST ${batchUrl} failed: timed out after ${options.timeoutMs} ms`, null)), options.timeoutMs);
+        timer = setTimeout(() => {
+          wait.abandoned = true;
+          reject(new ServiceCallError(`POST ${batchUrl} failed: timed out after ${options.timeoutMs} ms`, null));
+        }, options.timeoutMs);
       });
       load.catch(() => {});
       try {

@@ -158,6 +158,9 @@ export async function createServer({
       await database.sql`select 1`;
       return true;
     },
+  }).catch((error: unknown) => {
+    stopFetchingKeys();
+    throw error;
   });
   return {
     ...app,
