@@ -18,27 +18,20 @@ if (existsSync(resolve(root, '.env'))) process.loadEnvFile(resolve(root, '.env')
 const env = process.env;
 const dataDir = resolve(root, env.DATA_DIR?.trim() || '.data');
 
-/** A port from the environment, refused with a message naming the variable (0 cannot be found by the others). */
-function portOf(name: string, fallback: number): number {
+/** A whole number from the environment within a range, refused with one line naming the variable. */
+function wholeNumberOf(name: string, fallback: number, min: number, max: number, what: string): number {
   const value = env[name]?.trim() || String(fallback);
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
-    console.error(`Invalid configuration: ${name} must be a port from 1 to 65535, got "${value}"`);
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) {
+    console.error(`Invalid configuration: ${name} must be ${what} from ${min} to ${max}, got "${value}"`);
     process.exit(1);
   }
-  return port;
+  return number;
 }
 
-/** Whole seconds from the environment within a range, refused with a message naming the variable. */
-function secondsOf(name: string, fallback: number, min: number, max: number): number {
-  const value = env[name]?.trim() || String(fallback);
-  const seconds = Number(value);
-  if (!/^\d+$/.test(value) || seconds < min || seconds > max) {
-    console.error(`Invalid configuration: ${name} must be whole seconds from ${min} to ${max}, got "${value}"`);
-    process.exit(1);
-  }
-  return seconds;
-}
+/** A port (0 cannot be found by the others). */
+const portOf = (name: string, fallback: number): number => wholeNumberOf(name, fallback, 1, 65535, 'a port');
+const secondsOf = (name: string, fallback: number, min: number, max: number): number => wholeNumberOf(name, fallback, min, max, 'whole seconds');
 
 const gatewayPort = portOf('GATEWAY_PORT', 4000);
 const readyTimeoutSeconds = secondsOf('START_READY_TIMEOUT_SECONDS', 120, 5, 3600);

@@ -15,10 +15,8 @@ import {
   createHttpApp,
   createLogger,
   createMetrics,
-  createTokenVerifier,
   encodePrincipal,
   errorLoggingPlugin,
-  fetchSigningKeysAtStart,
   GATEWAY_TOKEN_HEADER,
   Histogram,
   type HttpAnswer,
@@ -29,7 +27,7 @@ import {
   metricsPlugin,
   PRINCIPAL_HEADER,
   type Principal,
-  remoteKeySet,
+  remoteTokenVerifier,
   responseLike,
   SubgraphUnavailableError,
   type TokenVerifier,
@@ -102,14 +100,9 @@ export async function createServer({
   logger?: Logger;
   verifier?: TokenVerifier;
 }): Promise<GatewayServer> {
-  let stopFetchingKeys = (): void => {};
-  let verifier = givenVerifier;
-  if (!verifier) {
-    const keys = remoteKeySet(config.jwksUrl);
-    stopFetchingKeys = fetchSigningKeysAtStart(keys, logger);
-    verifier = createTokenVerifier(keys, config.jwt);
-  }
-  const tokens: TokenVerifier = verifier;
+  const { verifier: tokens, stop: stopFetchingKeys } = givenVerifier
+    ? { verifier: givenVerifier, stop: () => {} }
+    : remoteTokenVerifier(config.jwksUrl, config.jwt, logger);
   const subgraphUrls: Record<string, string> = config.subgraphUrls;
   const metrics = createMetrics('gateway');
   const subgraphDuration = new Histogram({

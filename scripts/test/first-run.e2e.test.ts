@@ -57,6 +57,12 @@ async function start(env: Record<string, string>): Promise<StackProcess> {
   return stack;
 }
 
+/** Ctrl-C to the stack, and its exit. */
+async function interrupt(stack: StackProcess): Promise<number | null> {
+  stack.child.kill('SIGINT');
+  return stack.exited;
+}
+
 async function graphql<T>(stack: StackProcess, query: string, token?: string): Promise<{ data?: T; errors?: { extensions?: { code?: string } }[] }> {
   const response = await fetch(stack.url, {
     method: 'POST',
@@ -108,8 +114,7 @@ describe('the first run', () => {
       const issued = await issueCard(first, logIn.data?.logIn.token as string);
       expect(issued.errors, first.output().slice(-4000)).toBeUndefined();
       expect(issued.data?.issueGiftCards.giftCards[0]?.code).toMatch(/^[0-9A-Z]{5}(-[0-9A-Z]{5}){3}$/);
-      first.child.kill('SIGINT');
-      expect(await first.exited).toBe(0);
+      expect(await interrupt(first)).toBe(0);
 
       const second = await start(env);
       try {
@@ -122,8 +127,7 @@ describe('the first run', () => {
         );
         expect(again.data?.logIn.user.roles).toEqual(['user', 'admin']);
       } finally {
-        second.child.kill('SIGINT');
-        await second.exited;
+        await interrupt(second);
       }
     },
     STACK_TEST_TIMEOUT_MS,
@@ -164,8 +168,7 @@ describe('the first run', () => {
         const [row] = await (databases[2] as TestDatabase).sql`select username from accounts.users where username = 'from_a_file'`;
         expect(row?.username).toBe('from_a_file');
       } finally {
-        stack.child.kill('SIGINT');
-        await stack.exited;
+        await interrupt(stack);
       }
     },
     STACK_TEST_TIMEOUT_MS,
@@ -192,8 +195,7 @@ describe('the first run', () => {
         // Nothing of it listens on 127.0.0.1.
         await expect(fetch(`http://127.0.0.1:${env.GATEWAY_PORT}/health`)).rejects.toThrow();
       } finally {
-        stack.child.kill('SIGINT');
-        await stack.exited;
+        await interrupt(stack);
       }
     },
     STACK_TEST_TIMEOUT_MS,

@@ -165,6 +165,16 @@ export function fetchSigningKeysAtStart(
   };
 }
 
+/**
+ * A verifier over the JWKS at `jwksUrl`, whose keys are fetched from the start on
+ * (fetchSigningKeysAtStart); `stop` ends those retries, for a service's close or a failed start.
+ */
+export function remoteTokenVerifier(jwksUrl: string, rules: JwtRules, logger: Logger): { readonly verifier: TokenVerifier; stop(): void } {
+  const keys = remoteKeySet(jwksUrl);
+  const stop = fetchSigningKeysAtStart(keys, logger);
+  return { verifier: createTokenVerifier(keys, rules), stop };
+}
+
 export function localKeySet(jwks: JSONWebKeySet): KeySource {
   return createLocalJWKSet(jwks);
 }

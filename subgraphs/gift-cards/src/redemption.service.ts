@@ -19,6 +19,7 @@ import {
 import { type AttemptLimit, type AttemptSubject, type AttemptSubjectTemplate, createAttemptLimiter } from '@giftpay/common/attempt-limiter';
 import { type Batcher, createBatcher } from '@giftpay/common/batching';
 import { and, eq, getTableColumns, inArray, isNotNull, isNull, type SQL, sql } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import type * as schema from './db/schema.ts';
 import { type GiftCardRow, giftCards, type RedemptionRow, redemptions } from './db/schema.ts';
@@ -393,6 +394,30 @@ export function createRedemptionService(deps: RedemptionDeps) {
     { maxBatchSize: 100, maxInFlight: 2 },
   );
 
+  /**
+   * Writes a failed delivery on the row still PENDING (parked, or the next attempt's time) and
+   * returns the row as written. When that write fails too, the credit is still owed and
+   * PENDING, which is the answer, and the relay delivers it after its lease whatever the row
+   * says: the row as it was is returned.
+   */
+  async function recordFailure(
+    redemption: RedemptionRow,
+    change: PgUpdateSetSource<typeof redemptions>,
+    requestId: string | undefined,
+  ): Promise<RedemptionRow> {
+    try {
+      const [written] = await db
+        .update(redemptions)
+        .set(change)
+        .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
+        .returning();
+      return written ?? redemption;
+    } catch (error) {
+      logger.warn({ redemptionId: redemption.id, err: error, requestId }, 'a failed credit could not be recorded; the relay will deliver it');
+      return redemption;
+    }
+  }
+
   /** Sends one owed credit. Returns the redemption as it is afterwards; never throws for a wallet failure. */
   async function deliver(redemption: RedemptionRow, card: Pick<GiftCardRow, 'last4'> | null, requestId?: string): Promise<RedemptionRow> {
     return (await deliverWithBalance(redemption, card, requestId)).redemption;
@@ -427,35 +452,14 @@ export function createRedemptionService(deps: RedemptionDeps) {
           { redemptionId: redemption.id, userId: redemption.userId, attempts, reason: refusal, requestId },
           'the wallet refused a credit for good; parked for an operator',
         );
-        try {
-          const [parked] = await db
-            .update(redemptions)
-            .set({ attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` })
-            .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
-            .returning();
-          return { redemption: parked ?? redemption, balance: null };
-        } catch (bookkeeping) {
-          // Still owed, and not parked yet: the relay meets the same refusal and parks it then.
-          logger.warn({ redemptionId: redemption.id, err: bookkeeping, requestId }, 'a refused credit could not be parked; the relay will');
-          return { redemption, balance: null };
-        }
+        // Not parked yet if this write fails: the relay meets the same refusal and parks it then.
+        return { redemption: await recordFailure(redemption, { attempts, lastError: refusal.slice(0, 500), parkedAt: sql`now()` }, requestId), balance: null };
       }
       deps.metrics?.deliveries.inc({ result: 'failed' });
       const delay = retryDelayMs(attempts);
       logger.warn({ redemptionId: redemption.id, attempts, retryInMs: delay, err: error, requestId }, 'wallet credit not confirmed; will retry');
-      try {
-        const [pending] = await db
-          .update(redemptions)
-          .set({ attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` })
-          .where(and(eq(redemptions.id, redemption.id), eq(redemptions.status, 'PENDING')))
-          .returning();
-        return { redemption: pending ?? redemption, balance: null };
-      } catch (bookkeeping) {
-        // The claim is committed and its credit owed: still PENDING, which is the answer, and
-        // the relay delivers it after its lease whatever this row says.
-        logger.warn({ redemptionId: redemption.id, err: bookkeeping, requestId }, 'a failed credit could not be recorded; the relay will deliver it');
-        return { redemption, balance: null };
-      }
+      const retry = { attempts, lastError: (error as Error).message.slice(0, 500), nextAttemptAt: sql`now() + ${`${delay} milliseconds`}::interval` };
+      return { redemption: await recordFailure(redemption, retry, requestId), balance: null };
     }
     deps.metrics?.deliveries.inc({ result: 'credited' });
     try {

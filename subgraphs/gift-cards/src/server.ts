@@ -2,19 +2,7 @@
 // and the relay that delivers owed wallet credits.
 
 import { readFileSync } from 'node:fs';
-import {
-  Counter,
-  createLogger,
-  createMetrics,
-  createSubgraphApp,
-  createTokenVerifier,
-  fetchSigningKeysAtStart,
-  Gauge,
-  Histogram,
-  type Logger,
-  remoteKeySet,
-  type SubgraphApp,
-} from '@giftpay/common';
+import { Counter, createLogger, createMetrics, createSubgraphApp, Gauge, Histogram, type Logger, remoteTokenVerifier, type SubgraphApp } from '@giftpay/common';
 import { checkPoolFits, connectDatabase } from '@giftpay/common/db';
 import { parse } from 'graphql';
 import type { GiftCardsConfig } from './config.ts';
@@ -104,8 +92,7 @@ export async function createServer({
     },
   });
   // Fetched from the start on until they come, so the first request finds them.
-  const signingKeys = remoteKeySet(config.jwksUrl);
-  const stopFetchingKeys = fetchSigningKeysAtStart(signingKeys, logger);
+  const { verifier, stop: stopFetchingKeys } = remoteTokenVerifier(config.jwksUrl, config.jwt, logger);
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
@@ -114,7 +101,7 @@ export async function createServer({
     name: 'gift-cards',
     typeDefs,
     resolvers: createResolvers(cards, redemptions),
-    verifier: createTokenVerifier(signingKeys, config.jwt),
+    verifier,
     gatewayToken: config.gatewayToken,
     previousGatewayToken: config.previousGatewayToken,
     logger,

@@ -435,16 +435,15 @@ export function createLedger(deps: LedgerDeps) {
       // hence no wallet and no key, so they go at once without waiting for each other.
       const split = refused ? ownerBoundaryNearMiddle(order) : 0;
       if (split > 0) {
-        const [first, second] = [order.slice(0, split), order.slice(split)];
-        const leftAlone = (first.length === 1 ? 1 : 0) + (second.length === 1 ? 1 : 0);
+        const halves = [order.slice(0, split), order.slice(split)];
+        const leftAlone = halves.filter((half) => half.length === 1).length;
         if (leftAlone > 0) deps.metrics?.postedAlone?.inc({ reason: 'refused' }, leftAlone);
-        const answers = await Promise.all([postMany(first.map(({ entry }) => entry)), postMany(second.map(({ entry }) => entry))]);
+        const answers = await Promise.all(halves.map((half) => postMany(half.map(({ entry }) => entry))));
         const results: (PostedTransaction | Error)[] = new Array(entries.length);
-        first.forEach(({ ord }, at) => {
-          results[ord] = answers[0][at] as PostedTransaction | Error;
-        });
-        second.forEach(({ ord }, at) => {
-          results[ord] = answers[1][at] as PostedTransaction | Error;
+        halves.forEach((half, which) => {
+          half.forEach(({ ord }, at) => {
+            results[ord] = answers[which]?.[at] as PostedTransaction | Error;
+          });
         });
         return results;
       }

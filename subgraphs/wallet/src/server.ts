@@ -7,13 +7,11 @@ import {
   createLogger,
   createMetrics,
   createSubgraphApp,
-  createTokenVerifier,
-  fetchSigningKeysAtStart,
   Gauge,
   Histogram,
   type Logger,
   postToService,
-  remoteKeySet,
+  remoteTokenVerifier,
   ServiceCallError,
   ServiceUnavailableError,
   type SubgraphApp,
@@ -134,8 +132,7 @@ export async function createServer({
     },
   });
   // Fetched from the start on until they come, so the first request finds them.
-  const signingKeys = remoteKeySet(config.jwksUrl);
-  const stopFetchingKeys = fetchSigningKeysAtStart(signingKeys, logger);
+  const { verifier, stop: stopFetchingKeys } = remoteTokenVerifier(config.jwksUrl, config.jwt, logger);
   const app = await createSubgraphApp({
     metrics,
     metricsToken: config.metricsToken,
@@ -144,7 +141,7 @@ export async function createServer({
     name: 'wallet',
     typeDefs,
     resolvers: createResolvers(ledger),
-    verifier: createTokenVerifier(signingKeys, config.jwt),
+    verifier,
     gatewayToken: config.gatewayToken,
     previousGatewayToken: config.previousGatewayToken,
     logger,
