@@ -392,8 +392,9 @@ export function createLedger(deps: LedgerDeps) {
    * (say for want of funds), its halves go again as batches until the refused entry is alone;
    * a lock or statement timeout, or a deadlock past its retries, and each entry is posted on
    * its own.
-   * Two batches in flight at once that hold the same key can deadlock, which PostgreSQL breaks
-   * and `withRetries` retries; spends never do (`postSpend`).
+   * Each entry takes its wallet's row before its key (`post_entry`, migration 0005), so two
+   * batches, or a batch and a single entry, that share a wallet or a key queue for the row in
+   * turn and never wait for each other.
    */
   async function postMany(entries: readonly EntryInput[]): Promise<(PostedTransaction | Error)[]> {
     const alone = (entry: EntryInput) => postEntry(entry).catch((error: unknown) => error as Error);
@@ -467,9 +468,11 @@ export function createLedger(deps: LedgerDeps) {
 
   /**
    * Posts a spend in the next batch; a spend whose key is already underway here (a client's
-   * retry) waits for it to settle, then goes and replays it. Two batches in flight that held
-   * the same key could otherwise deadlock: one with the key, waiting for a wallet the other
-   * took for an earlier entry of the same owner. Within one batch a key sent twice is safe.
+   * retry) waits for it to settle, then goes and replays it in a later batch: a key's posting
+   * and its replay are a statement each, and the retry holds no place in the first's batch.
+   * (Before `post_entry` took the wallet's row ahead of the key, this wait was also what kept
+   * two batches in flight that held the same key from deadlocking.) Within one batch a key
+   * sent twice is safe.
    */
   function postSpend(entry: EntryInput): Promise<PostedTransaction> {
     const id = `${entry.scope}\u0000${entry.key}`;
@@ -623,8 +626,6 @@ export function createLedger(deps: LedgerDeps) {
       const hash = requestFingerprint('transfer', { to: recipientId, amount: input.amount.minor, currency: input.amount.currencyCode });
       return inTransaction(async (tx) => {
         const scope = `user:${input.ownerId}`;
-        const previous = await claimIdempotencyKey(tx, scope, key, hash);
-        if (previous) return replay(tx, previous);
         // Created (when new) in one global order too: opposite transfers between two new
         // wallets would otherwise take the unique index's locks in opposite orders and deadlock.
         const [firstOwner, secondOwner] = [input.ownerId, recipientId].sort(compareText);
@@ -632,8 +633,6 @@ export function createLedger(deps: LedgerDeps) {
         for (const owner of [firstOwner, secondOwner] as string[]) created.set(owner, await ensureWallet(tx, owner));
         const sender = created.get(input.ownerId) as WalletRow;
         const recipient = created.get(recipientId) as WalletRow;
-        checkCurrency(sender, input.amount);
-        checkCurrency(recipient, input.amount);
         // Both rows locked in the order of their owners, the one batches of spends and credits
         // lock theirs in (postMany): two users paying each other at once, or a transfer beside a
         // batch over the same wallets, wait in turn and never wait for each other. (By wallet id,
@@ -642,6 +641,12 @@ export function createLedger(deps: LedgerDeps) {
         await tx.execute(
           sql`select id from ${wallets} where ${wallets.id} in (${sender.id}, ${recipient.id}) order by ${wallets.id} = ${second.id} for update`,
         );
+        // Then the key, as post_entry claims its key after its wallet's row: every writer
+        // takes wallet rows before keys, so none holds a key another waits for behind a row.
+        const previous = await claimIdempotencyKey(tx, scope, key, hash);
+        if (previous) return replay(tx, previous);
+        checkCurrency(sender, input.amount);
+        checkCurrency(recipient, input.amount);
         const debit = await applyEntry(tx, sender, {
           kind: 'DEBIT',
           amount: input.amount.minor,

@@ -9,6 +9,7 @@ import {
   addressNobodyListensOn,
   assertLedgerMatchesResponses,
   createTestDatabase,
+  holdWalletRow,
   ledgerEntriesOf,
   type TestDatabase,
   testEnv,
@@ -243,12 +244,14 @@ describe.each([
   });
 });
 
+/** A batch call's results, the call itself answered 200. */
+function resultsOf(answer: { status: number; body: Record<string, unknown> }): CreditBatchResponse['results'] {
+  expect(answer.status).toBe(200);
+  return (answer.body as unknown as CreditBatchResponse).results;
+}
+
 describe('a batch of credits', () => {
   const postBatch = (credits: unknown[]) => post(INTERNAL_CREDIT_BATCH_PATH, { credits });
-  const resultsOf = (answer: { status: number; body: Record<string, unknown> }) => {
-    expect(answer.status).toBe(200);
-    return (answer.body as unknown as CreditBatchResponse).results;
-  };
 
   it('posts every credit, answers each in the order sent, and a repeat of a key within the batch is its replay', async () => {
     const [alice, bob] = [randomUUID(), randomUUID()];
@@ -423,6 +426,43 @@ describe('a request body past SUBGRAPH_MAX_BODY_BYTES', () => {
     } finally {
       await smallListening.close();
       await small.close();
+    }
+  });
+});
+
+describe("a credit whose wallet's row is held past DB_LOCK_TIMEOUT_MS", () => {
+  it('is answered 503 SERVICE_UNAVAILABLE, alone or in a batch, posts nothing, and posts once when sent again', async () => {
+    const config = loadConfig(testEnv(database.url, { ACCOUNTS_URL: await addressNobodyListensOn(), DB_LOCK_TIMEOUT_MS: '200' }));
+    const impatient = await createServer({ config });
+    const impatientListening = await listen(impatient.server, 0, '127.0.0.1');
+    const send = async (path: string, body: unknown) => {
+      const response = await fetch(`${impatientListening.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SERVICE_TOKEN_HEADER]: config.internalApiToken },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    try {
+      const ownerId = randomUUID();
+      expect((await send(INTERNAL_CREDIT_PATH, creditBody({ ownerId, amountMinor: '100' }))).status).toBe(200);
+      const alone = creditBody({ ownerId, amountMinor: '5' });
+      const inBatch = creditBody({ ownerId, amountMinor: '6' });
+      const holder = await holdWalletRow(database.sql, ownerId);
+      try {
+        expect(await send(INTERNAL_CREDIT_PATH, alone)).toEqual({ status: 503, body: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String) } });
+        const batch = resultsOf(await send(INTERNAL_CREDIT_BATCH_PATH, { credits: [inBatch] }));
+        expect(batch).toEqual([{ status: 503, body: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String) } }]);
+        expect((await walletsOf(database.sql, { ownerIds: [ownerId] })).map((wallet) => wallet.balance)).toEqual([100n]);
+      } finally {
+        await holder.release();
+      }
+      expect((await send(INTERNAL_CREDIT_PATH, alone)).body).toMatchObject({ balanceMinor: '105', replayed: false });
+      expect(resultsOf(await send(INTERNAL_CREDIT_BATCH_PATH, { credits: [inBatch] }))[0]).toMatchObject({ status: 200, body: { balanceMinor: '111' } });
+      expect((await ledgerEntriesOf(database.sql, { ownerIds: [ownerId] })).map((entry) => entry.amount)).toEqual([100n, 5n, 6n]);
+    } finally {
+      await impatientListening.close();
+      await impatient.close();
     }
   });
 });

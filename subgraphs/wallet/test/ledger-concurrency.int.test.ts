@@ -78,14 +78,18 @@ async function deadlocksDetected(): Promise<number> {
   return Number(row?.n);
 }
 
-/** A connection of the test's own, in an open transaction, holding `owner`'s wallet row. */
-async function holdWalletRow(owner: string) {
+/**
+ * A connection of the test's own, in an open transaction, holding `owner`'s wallet row, or
+ * the idempotency key `key.key` in `key.scope` (claimed, uncommitted).
+ */
+async function holdWalletRow(owner: string, what: 'row' | { scope: string; key: string } = 'row') {
   const connection = await database.sql.reserve();
   try {
     await connection`begin`;
     // This side must never be the one PostgreSQL picks to break a deadlock.
     await connection`set local deadlock_timeout = '60s'`;
-    await connection`select id from wallet.wallets where owner_id = ${owner} for update`;
+    if (what === 'row') await connection`select id from wallet.wallets where owner_id = ${owner} for update`;
+    else await connection`insert into wallet.idempotency_keys (scope, key, request_hash) values (${what.scope}, ${what.key}, 'held by the test')`;
     const [row] = await connection`select pg_backend_pid() as pid`;
     return { connection, pid: row?.pid as number };
   } catch (error) {
@@ -107,10 +111,11 @@ describe('a same-key pair whose first transaction rolls back', () => {
     const holder = await holdWalletRow(owner);
     let released = false;
     try {
-      // The first request claims the key, then parks on the wallet row the test holds.
+      // The first request parks on the wallet row the test holds (post_entry takes the row
+      // before the key); given it, it claims the key and fails late, after the claim.
       const first = settle(credit());
       const [firstPid] = await waitUntilBlockedBy(database.sql, holder.pid);
-      // The second, same key and input, parks behind the first one's uncommitted key.
+      // The second, same key and input, parks behind the first for the row.
       const second = settle(credit());
       await waitUntilBlockedBy(database.sql, firstPid as number);
       await holder.connection`rollback`;
@@ -152,17 +157,19 @@ describe('transactions the service retries', () => {
     const funding = await ledger.credit({ ownerId: owner, amount: irr(1000), description: 'funding', idempotencyKey: fundingKey, scope: `credit:${owner}` });
     const key = randomUUID();
     const deadlocksBefore = await deadlocksDetected();
-    const holder = await holdWalletRow(owner);
+    // The test claims the spend's key first (as no service writer would: each takes the
+    // wallet's row before its key), to close a cycle with the spend.
+    const holder = await holdWalletRow(owner, { scope: `user:${owner}`, key });
     let released = false;
     try {
-      // The spend claims its key, then waits for the wallet row the test holds.
+      // The spend takes the wallet's row, then waits for the key the test holds.
       const spend = settle(ledger.spend({ ownerId: owner, amount: irr(250), description: 'deadlocked', idempotencyKey: key }));
       await waitUntilBlockedBy(database.sql, holder.pid);
-      // The test now waits for the spend's key: each waits for the other. PostgreSQL breaks the
-      // cycle by failing the spend's transaction with 40P01; only then does this insert go
+      // The test now waits for the spend's row: each waits for the other. PostgreSQL breaks the
+      // cycle by failing the spend's transaction with 40P01; only then does this lock go
       // through, which proves the first attempt was rolled back.
-      await holder.connection`insert into wallet.idempotency_keys (scope, key, request_hash) values (${`user:${owner}`}, ${key}, 'held by the test')`;
-      // The retry claims the key again and waits behind the test's insert; let it through.
+      await holder.connection`select id from wallet.wallets where owner_id = ${owner} for update`;
+      // The retry waits for the row the test now holds; let it through.
       await waitUntilBlockedBy(database.sql, holder.pid);
       await holder.connection`rollback`;
       released = true;

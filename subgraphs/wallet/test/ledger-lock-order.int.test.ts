@@ -8,7 +8,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Money } from '@giftpay/common';
 import { connectDatabase } from '@giftpay/common/db';
-import { CONTENDED_LEDGER_TIMEOUTS, createTestDatabase, holdWalletRow, type TestDatabase, waitUntil, waitUntilBlockedBy } from '@giftpay/testing';
+import {
+  balanceInDatabase,
+  CONTENDED_LEDGER_TIMEOUTS,
+  createTestDatabase,
+  holdWalletRow,
+  type TestDatabase,
+  waitUntil,
+  waitUntilBlockedBy,
+} from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../src/db/schema.ts';
 import { createLedger, type Ledger } from '../src/ledger.service.ts';
@@ -50,6 +58,23 @@ async function backendsInACycle(): Promise<number[]> {
   return rows.map((row) => row.pid as number);
 }
 
+/**
+ * 'both answered' once every one of `requests` settles, or 'a lock cycle' as soon as their
+ * backends wait for each other (then cancelled, so the file can end).
+ */
+async function settledOrInACycle(requests: readonly Promise<unknown>[]): Promise<'both answered' | 'a lock cycle'> {
+  const settled = Promise.all(requests).then(() => 'both answered' as const);
+  const cycle = waitUntil('a lock cycle', async () => ((await backendsInACycle()).length > 0 ? ('a lock cycle' as const) : null), {
+    timeoutMs: 60_000,
+  });
+  const outcome = await Promise.race([settled, cycle]);
+  if (outcome === 'a lock cycle') {
+    for (const pid of await backendsInACycle()) await database.sql`select pg_cancel_backend(${pid})`;
+    await Promise.allSettled(requests);
+  }
+  return outcome;
+}
+
 describe('a transfer beside a batch over the same two wallets', () => {
   it('locks them in the owners’ order as the batch does, so the two wait in turn and never wait for each other', async () => {
     // Owners a < b whose wallets' ids sort the other way round (an even chance for each pair).
@@ -77,22 +102,79 @@ describe('a transfer beside a batch over the same two wallets', () => {
       await waitUntilBlockedBy(database.sql, batchPid as number);
       await holder.release();
 
-      const settled = Promise.all([batch, transfer]).then(() => 'both answered' as const);
-      const cycle = waitUntil('a lock cycle', async () => ((await backendsInACycle()).length > 0 ? ('a lock cycle' as const) : null), {
-        timeoutMs: 60_000,
-      });
-      const outcome = await Promise.race([settled, cycle]);
-      if (outcome === 'a lock cycle') {
-        // Let the stuck statements go so the file can end; the assertion below fails the test.
-        for (const pid of await backendsInACycle()) await database.sql`select pg_cancel_backend(${pid})`;
-        await Promise.allSettled([batch, transfer]);
-      }
-      expect(outcome).toBe('both answered');
+      expect(await settledOrInACycle([batch, transfer])).toBe('both answered');
       const [batchResults, transferred] = await Promise.all([batch, transfer]);
       expect(batchResults.map((result) => (result instanceof Error ? result.message : result.wallet.balance))).toEqual([1010n, 10n]);
       expect(transferred.replayed).toBe(false);
       const balances = await database.sql`select owner_id, balance::text as balance from wallet.wallets where owner_id in (${a}, ${b}) order by owner_id`;
       expect(balances.map((wallet) => wallet.balance)).toEqual(['910', '110']);
+    } finally {
+      await holder.release();
+    }
+  });
+});
+
+describe('a single credit beside a batch of credits to the same wallet', () => {
+  it('takes the wallet’s row before its key, as the batch does, so a batch holding the row never waits for the single’s key', async () => {
+    const a = randomUUID();
+    const credit = (amount: number) => ({ ownerId: a, amount: irr(amount), description: 'batch', idempotencyKey: randomUUID(), scope: `credit:${a}` });
+    await ledger.credit(credit(1000));
+    const [first, second] = [credit(10), credit(20)];
+
+    // The test holds a's row, so the batch queues for it first, and the single credit (the
+    // batch's second credit, sent again alone, as the relay might) after it.
+    const holder = await holdWalletRow(database.sql, a);
+    try {
+      const batch = ledger.creditMany([first, second]);
+      const [batchPid] = await waitUntilBlockedBy(database.sql, holder.pid);
+      const single = ledger.credit(second);
+      // Had the single claimed its key before queueing for the row, the batch, given the row,
+      // would wait for that key at its second credit while the single waits for the row.
+      await waitUntilBlockedBy(database.sql, batchPid as number);
+      await holder.release();
+
+      expect(await settledOrInACycle([batch, single])).toBe('both answered');
+      const [batchResults, alone] = await Promise.all([batch, single]);
+      expect(batchResults.map((result) => (result instanceof Error ? result.message : [result.wallet.balance, result.replayed]))).toEqual([
+        [1010n, false],
+        [1030n, false],
+      ]);
+      expect([alone.entry.id, alone.replayed]).toEqual([(batchResults[1] as { entry: { id: string } }).entry.id, true]);
+      expect(await balanceInDatabase(database.sql, a)).toBe(1030n);
+    } finally {
+      await holder.release();
+    }
+  });
+});
+
+describe('a transfer and a spend of the same user under the same key', () => {
+  it('queue for the sender’s row before either claims the key, so the later one is refused as a reused key rather than caught in a cycle', async () => {
+    const [a, b] = [randomUUID(), randomUUID()].sort() as [string, string];
+    ownerOfUsername.set(`user-${b}`, b);
+    await ledger.credit({ ownerId: a, amount: irr(1000), description: 'funding', idempotencyKey: randomUUID(), scope: `credit:${a}` });
+    await ledger.ensureWallet(b);
+    const key = randomUUID();
+
+    const holder = await holdWalletRow(database.sql, a);
+    try {
+      const spend = ledger.spend({ ownerId: a, amount: irr(100), description: 'coffee', idempotencyKey: key });
+      const [spendPid] = await waitUntilBlockedBy(database.sql, holder.pid);
+      const transfer = ledger.transfer({ ownerId: a, senderUsername: `user-${a}`, toUsername: `user-${b}`, amount: irr(200), idempotencyKey: key });
+      // Had the transfer claimed the key before queueing for the row, the spend, given the
+      // row, would wait for that key while the transfer waits for the row.
+      await waitUntilBlockedBy(database.sql, spendPid as number);
+      await holder.release();
+
+      const settled = [spend, transfer].map((request) =>
+        request.then(
+          () => 'ok',
+          (error: Error & { code?: string }) => error.code ?? error.message,
+        ),
+      );
+      expect(await settledOrInACycle(settled)).toBe('both answered');
+      expect(await Promise.all(settled)).toEqual(['ok', 'IDEMPOTENCY_KEY_REUSED']);
+      expect(await balanceInDatabase(database.sql, a)).toBe(900n);
+      expect(await balanceInDatabase(database.sql, b)).toBe(0n);
     } finally {
       await holder.release();
     }

@@ -300,7 +300,7 @@ describe('spends in batches', () => {
     // The retry waited for the first (postSpend waits for a key already underway in this
     // process) and went in a later batch, where it was replayed: each key in exactly two
     // statements, the posting and the replay. Without that wait, a pair would share a batch
-    // (one statement) or two batches in flight at once, which can deadlock and be sent again.
+    // (one statement) or two batches in flight at once (the second queued for the wallet's row).
     const counts = statementsByKey(from);
     expect(requests.filter((request) => counts.get(request.key) !== 2)).toEqual([]);
     await assertSpendsPosted(owners, sends, answers);

@@ -34,7 +34,7 @@ afterAll(async () => {
   }
 });
 
-const MIGRATION_FILES = 5;
+const MIGRATION_FILES = 6;
 
 /** What the migrations leave behind, to compare one application with another. */
 async function schemaState(sql: postgres.Sql) {
