@@ -218,6 +218,21 @@ export async function startGiftCardsReplica(stack: Stack, env: Env = {}, options
   return createGiftCards({ config, startRelay: options.startRelay ?? false });
 }
 
+/** One card issued straight through a gift-cards server (no gateway): its code and id. */
+export async function issueOneCard(
+  giftCards: GiftCardsServer,
+  options: { usageLimit: number; amountMinor?: bigint; issuedBy: string },
+): Promise<{ code: string; id: string }> {
+  const [issued] = await giftCards.cards.issue({
+    value: { minor: options.amountMinor ?? 50n, currencyCode: 'IRR' },
+    count: 1,
+    usageLimit: options.usageLimit,
+    issuedBy: options.issuedBy,
+  });
+  if (!issued) throw new Error('no card issued');
+  return { code: issued.code, id: issued.giftCard.id };
+}
+
 export interface WalletBehindLink {
   readonly wallet: WalletServer;
   readonly link: FaultyProxy;

@@ -151,6 +151,36 @@ export function createRedemptionService(deps: RedemptionDeps) {
   };
   const lookupByUser = lookup(false);
   const lookupByUserAndAddress = lookup(true);
+  /** Each user's codes being looked up in this process (`claim`), by code hash, with how many requests each. */
+  const lookupsUnderway = new Map<string, Map<string, number>>();
+
+  /**
+   * A place for one of a user's codes to be looked up: no more than FAILED_ACTIVATIONS_PER_USER
+   * different codes of one user at a time in this process, each holding its place until a
+   * wrong one is counted. A burst of guesses sent together would otherwise all be looked up
+   * before the first failure was counted, and a right code among them redeemed however far
+   * past the limit. The same code sent again (a double tap, a client's retries) shares its
+   * place. Past the limit: RATE_LIMITED, with no lookup. Returns what gives the place back.
+   */
+  function takeLookupPlace(userId: string, codeHash: string): () => void {
+    let codes = lookupsUnderway.get(userId);
+    const same = codes?.get(codeHash) ?? 0;
+    if (same === 0 && codes !== undefined && codes.size >= deps.limits.perUser.max) {
+      throw new RateLimitedError(1, 'Too many different codes tried at once; try again in a second.');
+    }
+    if (codes === undefined) {
+      codes = new Map();
+      lookupsUnderway.set(userId, codes);
+    }
+    codes.set(codeHash, same + 1);
+    const mine = codes;
+    return () => {
+      const left = (mine.get(codeHash) ?? 1) - 1;
+      if (left > 0) mine.set(codeHash, left);
+      else mine.delete(codeHash);
+      if (mine.size === 0 && lookupsUnderway.get(userId) === mine) lookupsUnderway.delete(userId);
+    };
+  }
 
   /**
    * Cards seen used up, by code hash, each with the users who redeemed it, read once when the
@@ -308,15 +338,21 @@ export function createRedemptionService(deps: RedemptionDeps) {
     // used up, which is all the answer says.)
     const remembered = await usedUpRefusal(codeHash, userId);
     if (remembered) throw remembered;
-    const [found] = clientAddress
-      ? await lookupByUserAndAddress.execute({ codeHash, userId, userKey: `user:${userId}`, addressKey: `address:${clientAddress}` })
-      : await lookupByUser.execute({ codeHash, userId, userKey: `user:${userId}` });
-    // No card: a wrong code. A caller already past its limit is refused without counting
-    // more (one more statement, on the wrong-code path only); otherwise the failure is
-    // counted, and the count that goes over answers RATE_LIMITED.
-    if (!found) {
-      await limiter.check(execute, subjects);
-      return wrongCode(subjects, new GiftCardNotFoundError());
+    const givePlaceBack = takeLookupPlace(userId, codeHash);
+    let found: Awaited<ReturnType<typeof lookupByUser.execute>>[number] | undefined;
+    try {
+      [found] = clientAddress
+        ? await lookupByUserAndAddress.execute({ codeHash, userId, userKey: `user:${userId}`, addressKey: `address:${clientAddress}` })
+        : await lookupByUser.execute({ codeHash, userId, userKey: `user:${userId}` });
+      // No card: a wrong code. A caller already past its limit is refused without counting
+      // more (one more statement, on the wrong-code path only); otherwise the failure is
+      // counted, and the count that goes over answers RATE_LIMITED.
+      if (!found) {
+        await limiter.check(execute, subjects);
+        return await wrongCode(subjects, new GiftCardNotFoundError());
+      }
+    } finally {
+      givePlaceBack();
     }
     const { retryAfter, mine, ...card } = found;
     if (retryAfter > 0) throw new RateLimitedError(retryAfter);

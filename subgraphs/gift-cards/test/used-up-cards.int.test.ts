@@ -7,7 +7,7 @@
 // whose client retries) sends several claims at once: however they interleave with the one
 // that wins, every other one is told ALREADY_REDEEMED, never USED_UP.
 
-import { createTestDatabase, errorCodeOf, startWalletBehindLink, type TestDatabase, testUserId, type WalletBehindLink } from '@giftpay/testing';
+import { createTestDatabase, errorCodeOf, issueOneCard, startWalletBehindLink, type TestDatabase, testUserId, type WalletBehindLink } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GiftCardsServer } from '../src/server.ts';
 
@@ -26,10 +26,8 @@ afterAll(async () => {
   await rig?.close();
 });
 
-async function issue(usageLimit: number) {
-  const [issued] = await giftCards.cards.issue({ value: { minor: 50n, currencyCode: 'IRR' }, count: 1, usageLimit, issuedBy: 'terminal-cards-test' });
-  if (!issued) throw new Error('no card issued');
-  return { code: issued.code, id: issued.giftCard.id };
+function issue(usageLimit: number) {
+  return issueOneCard(giftCards, { usageLimit, issuedBy: 'terminal-cards-test' });
 }
 
 async function redemptionsOf(cardId: string): Promise<number> {
