@@ -67,6 +67,13 @@ describe('issuing', () => {
     const activation = await giftCards.redemptions.activate('user-1', 'winter sale 26');
     expect(activation.redemption.status).toBe('CREDITED');
   });
+
+  it('accepts a chosen code of 6 characters with a dash, as the contract allows, and finds it spelled without the dash', async () => {
+    const [promo] = await giftCards.cards.issue({ value: irr(40n), count: 1, usageLimit: 2, code: 'win-26', issuedBy: 'a' });
+    expect(promo?.code).toBe('WIN-26');
+    expect(promo?.giftCard.last4).toBe('IN26');
+    expect((await giftCards.redemptions.activate('user-short-code', 'win26')).redemption.status).toBe('CREDITED');
+  });
 });
 
 describe('claiming', () => {

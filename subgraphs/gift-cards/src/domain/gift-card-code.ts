@@ -39,11 +39,15 @@ export function checkSubmittedCode(code: string): string {
   return normalized;
 }
 
-/** A code an admin chooses for a promotion: 6 to 32 letters, digits and dashes. */
+/**
+ * A code an admin chooses for a promotion: 6 to 32 letters, digits and dashes, as the contract
+ * has it (`WIN-26` among them), with a letter or digit somewhere: one of dashes alone compares
+ * as nothing, and no user could enter it.
+ */
 export function checkChosenCode(code: string): string {
   const trimmed = code.trim();
-  if (!/^[A-Za-z0-9-]{6,32}$/.test(trimmed) || normalizeCode(trimmed).length < 6) {
-    throw new BadUserInputError('A chosen code is 6 to 32 letters, digits and dashes, with at least 6 letters or digits.');
+  if (!/^[A-Za-z0-9-]{6,32}$/.test(trimmed) || normalizeCode(trimmed) === '') {
+    throw new BadUserInputError('A chosen code is 6 to 32 letters, digits and dashes, with at least one letter or digit.');
   }
   return trimmed.toUpperCase();
 }
