@@ -269,10 +269,22 @@ export function createLedger(deps: LedgerDeps) {
     return created;
   }
 
+  /** An owner's wallet row, locked for the transaction (created first when the owner has none), as post_entry takes it. */
+  async function lockWallet(tx: Tx, ownerId: string): Promise<WalletRow> {
+    const locked = () => tx.select().from(wallets).where(eq(wallets.ownerId, ownerId)).limit(1).for('no key update');
+    const [existing] = await locked();
+    if (existing) return existing;
+    await tx.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
+    const [created] = await locked();
+    if (!created) throw new Error(`wallet of ${ownerId} could not be created`);
+    return created;
+  }
+
   /**
    * Claims the key for this request. Returns null when the key is new (the caller goes on),
-   * or the entry the first request produced. A concurrent request with the same key waits
-   * here on the primary key until the first one commits or rolls back.
+   * or the entry the first request produced. A concurrent transfer with the same key has
+   * queued for the sender's row already (locked first), so the first one's key is committed or
+   * rolled back by the time it gets here.
    */
   async function claimIdempotencyKey(tx: Tx, scope: string, key: string, requestHash: string): Promise<LedgerEntryRow | null> {
     const claimed = await tx.insert(idempotencyKeys).values({ scope, key, requestHash }).onConflictDoNothing().returning({ key: idempotencyKeys.key });
@@ -345,9 +357,10 @@ export function createLedger(deps: LedgerDeps) {
   }
 
   /**
-   * A credit or a spend in one statement, `wallet.post_entry` (drizzle/0002_post_entry.sql):
-   * the key, the wallet, the conditional update, the entry and the key's result in the
-   * statement's own transaction, with no round trip while the wallet's row is locked. It was
+   * A credit or a spend in one statement, `wallet.post_entry` (drizzle/0002_post_entry.sql,
+   * as 0005 left it): the wallet's row locked (created when missing), then the key, the
+   * conditional update, the entry and the key's result in the statement's own transaction,
+   * with no round trip while the wallet's row is locked. It was
    * seven statements in a transaction, each a round trip; a promotion's winners each wait on one.
    */
   async function postEntry(
@@ -626,23 +639,20 @@ export function createLedger(deps: LedgerDeps) {
       const hash = requestFingerprint('transfer', { to: recipientId, amount: input.amount.minor, currency: input.amount.currencyCode });
       return inTransaction(async (tx) => {
         const scope = `user:${input.ownerId}`;
-        // Created (when new) in one global order too: opposite transfers between two new
-        // wallets would otherwise take the unique index's locks in opposite orders and deadlock.
+        // Each owner's row locked (created first when new) before the next, in the order of
+        // their owners, the order batches of spends and credits lock theirs in (postMany,
+        // post_entry): two users paying each other at once, or a transfer beside a batch over
+        // the same wallets, wait in turn and never wait for each other. (By wallet id, a
+        // transfer took the second owner's row first while a batch held the first's; creating a
+        // new recipient's wallet before locking the sender's, it held the new row, which a
+        // batch holding the sender's then waited to create.)
         const [firstOwner, secondOwner] = [input.ownerId, recipientId].sort(compareText);
-        const created = new Map<string, WalletRow>();
-        for (const owner of [firstOwner, secondOwner] as string[]) created.set(owner, await ensureWallet(tx, owner));
-        const sender = created.get(input.ownerId) as WalletRow;
-        const recipient = created.get(recipientId) as WalletRow;
-        // Both rows locked in the order of their owners, the one batches of spends and credits
-        // lock theirs in (postMany): two users paying each other at once, or a transfer beside a
-        // batch over the same wallets, wait in turn and never wait for each other. (By wallet id,
-        // a transfer took the second owner's row first, while a batch held the first's.)
-        const second = created.get(secondOwner as string) as WalletRow;
-        await tx.execute(
-          sql`select id from ${wallets} where ${wallets.id} in (${sender.id}, ${recipient.id}) order by ${wallets.id} = ${second.id} for update`,
-        );
-        // Then the key, as post_entry claims its key after its wallet's row: every writer
-        // takes wallet rows before keys, so none holds a key another waits for behind a row.
+        const locked = new Map<string, WalletRow>();
+        for (const owner of [firstOwner, secondOwner] as string[]) locked.set(owner, await lockWallet(tx, owner));
+        const sender = locked.get(input.ownerId) as WalletRow;
+        const recipient = locked.get(recipientId) as WalletRow;
+        // Then the key, as post_entry claims its key after its wallet's row: a key in an
+        // owner's scope is claimed only while that owner's row is held.
         const previous = await claimIdempotencyKey(tx, scope, key, hash);
         if (previous) return replay(tx, previous);
         checkCurrency(sender, input.amount);

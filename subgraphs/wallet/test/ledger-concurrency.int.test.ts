@@ -99,7 +99,7 @@ async function holdWalletRow(owner: string, what: 'row' | { scope: string; key: 
 }
 
 describe('a same-key pair whose first transaction rolls back', () => {
-  it('applies the second request exactly once after the first, which held the key, fails and rolls back', async () => {
+  it('applies the second request exactly once after the first, which claimed the key, fails and rolls back', async () => {
     const owner = randomUUID();
     await ledger.ensureWallet(owner);
     const description = `rollback ${randomUUID()}`;

@@ -180,3 +180,30 @@ describe('a transfer and a spend of the same user under the same key', () => {
     }
   });
 });
+
+describe('a transfer to an owner with no wallet yet, beside a batch that credits both', () => {
+  it('locks the sender’s row before it creates the recipient’s wallet, so the batch creating that wallet never waits for it', async () => {
+    const [a, b] = [randomUUID(), randomUUID()].sort() as [string, string];
+    ownerOfUsername.set(`user-${b}`, b);
+    await ledger.credit({ ownerId: a, amount: irr(1000), description: 'funding', idempotencyKey: randomUUID(), scope: `credit:${a}` });
+
+    const holder = await holdWalletRow(database.sql, a);
+    try {
+      const credits = [a, b].map((ownerId) => ({ ownerId, amount: irr(10), description: 'batch', idempotencyKey: randomUUID(), scope: `credit:${ownerId}` }));
+      const batch = ledger.creditMany(credits);
+      const [batchPid] = await waitUntilBlockedBy(database.sql, holder.pid);
+      // Had the transfer created b's wallet before queueing for a's row, it would hold that
+      // new row while the batch, given a's, waits to create b's.
+      const transfer = ledger.transfer({ ownerId: a, senderUsername: `user-${a}`, toUsername: `user-${b}`, amount: irr(100), idempotencyKey: randomUUID() });
+      await waitUntilBlockedBy(database.sql, batchPid as number);
+      await holder.release();
+
+      expect(await settledOrInACycle([batch, transfer])).toBe('both answered');
+      const [batchResults] = await Promise.all([batch, transfer]);
+      expect(batchResults.map((result) => (result instanceof Error ? result.message : result.wallet.balance))).toEqual([1010n, 10n]);
+      expect([await balanceInDatabase(database.sql, a), await balanceInDatabase(database.sql, b)]).toEqual([910n, 110n]);
+    } finally {
+      await holder.release();
+    }
+  });
+});
