@@ -124,8 +124,8 @@ export class IdempotencyKeyReusedError extends DomainError {
 export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
   override readonly details: Readonly<Record<string, unknown>>;
-  constructor(retryAfterSeconds: number, message = `Too many failed attempts; try again in ${retryAfterSeconds} seconds.`) {
-    super(message);
+  constructor(retryAfterSeconds: number) {
+    super(`Too many failed attempts; try again in ${retryAfterSeconds} seconds.`);
     this.details = { retryAfterSeconds };
   }
 }

@@ -151,8 +151,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
   };
   const lookupByUser = lookup(false);
   const lookupByUserAndAddress = lookup(true);
-  /** Each user's codes being looked up in this process (`claim`), by code hash, with how many requests each. */
-  const lookupsUnderway = new Map<string, Map<string, number>>();
+  /** Each user's codes being looked up in this process (`claim`), by code hash with how many requests each, and the codes waiting for a place. */
+  const lookupsUnderway = new Map<string, { readonly codes: Map<string, number>; readonly waiting: (() => void)[] }>();
 
   /**
    * A place for one of a user's codes to be looked up: no more than FAILED_ACTIVATIONS_PER_USER
@@ -160,25 +160,33 @@ export function createRedemptionService(deps: RedemptionDeps) {
    * wrong one is counted. A burst of guesses sent together would otherwise all be looked up
    * before the first failure was counted, and a right code among them redeemed however far
    * past the limit. The same code sent again (a double tap, a client's retries) shares its
-   * place. Past the limit: RATE_LIMITED, with no lookup. Returns what gives the place back.
+   * place. A code past them waits for a place, then is looked up, by then against the
+   * failures counted meanwhile: nothing is refused here. Returns what gives the place back,
+   * or a promise of it when the code waits (the usual case answers at once).
    */
-  function takeLookupPlace(userId: string, codeHash: string): () => void {
-    let codes = lookupsUnderway.get(userId);
-    const same = codes?.get(codeHash) ?? 0;
-    if (same === 0 && codes !== undefined && codes.size >= deps.limits.perUser.max) {
-      throw new RateLimitedError(1, 'Too many different codes tried at once; try again in a second.');
+  function takeLookupPlace(userId: string, codeHash: string): (() => void) | Promise<() => void> {
+    let user = lookupsUnderway.get(userId);
+    if (user === undefined) {
+      user = { codes: new Map(), waiting: [] };
+      lookupsUnderway.set(userId, user);
     }
-    if (codes === undefined) {
-      codes = new Map();
-      lookupsUnderway.set(userId, codes);
+    const same = user.codes.get(codeHash) ?? 0;
+    if (same === 0 && user.codes.size >= deps.limits.perUser.max) {
+      const full = user;
+      return new Promise<void>((resolve) => full.waiting.push(resolve)).then(() => takeLookupPlace(userId, codeHash));
     }
-    codes.set(codeHash, same + 1);
-    const mine = codes;
+    user.codes.set(codeHash, same + 1);
+    const mine = user;
     return () => {
-      const left = (mine.get(codeHash) ?? 1) - 1;
-      if (left > 0) mine.set(codeHash, left);
-      else mine.delete(codeHash);
-      if (mine.size === 0 && lookupsUnderway.get(userId) === mine) lookupsUnderway.delete(userId);
+      const left = (mine.codes.get(codeHash) ?? 1) - 1;
+      if (left > 0) {
+        mine.codes.set(codeHash, left);
+        return;
+      }
+      mine.codes.delete(codeHash);
+      const next = mine.waiting.shift();
+      if (next) next();
+      else if (mine.codes.size === 0 && lookupsUnderway.get(userId) === mine) lookupsUnderway.delete(userId);
     };
   }
 
@@ -338,7 +346,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
     // used up, which is all the answer says.)
     const remembered = await usedUpRefusal(codeHash, userId);
     if (remembered) throw remembered;
-    const givePlaceBack = takeLookupPlace(userId, codeHash);
+    const place = takeLookupPlace(userId, codeHash);
+    const givePlaceBack = typeof place === 'function' ? place : await place;
     let found: Awaited<ReturnType<typeof lookupByUser.execute>>[number] | undefined;
     try {
       [found] = clientAddress

@@ -1,8 +1,8 @@
 // Codes sent together by one user, against a real PostgreSQL and a real wallet: a burst of
 // guesses must not all be looked up before the first wrong one is counted, or a right code
-// among them is redeemed however far past FAILED_ACTIVATIONS_PER_USER it comes. The test
-// holds gift_cards.attempt_counters (which every lookup reads) so that the guesses it sends
-// stay underway, then sends the right code beside them.
+// among them is redeemed however far past FAILED_ACTIVATIONS_PER_USER it comes. The test holds
+// the user's attempt counter row, so that the guesses it sends are looked up and then wait to
+// be counted, and sends the right code beside them.
 
 import {
   createTestDatabase,
@@ -12,7 +12,7 @@ import {
   type TestDatabase,
   testUserId,
   type WalletBehindLink,
-  waitUntilBlockedBy,
+  waitUntil,
 } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GiftCardsServer } from '../src/server.ts';
@@ -38,11 +38,12 @@ function issue(usageLimit: number) {
   return issueOneCard(giftCards, { usageLimit, issuedBy: 'code-guesses-test' });
 }
 
-/** A connection of the test's own holding the attempt counters: every activation's lookup waits for it. */
-async function holdAttemptCounters() {
+/** A connection of the test's own holding a user's attempt counter row: reads of it pass, counting a failure waits. */
+async function holdCounterOf(userId: string) {
   const connection = await database.sql.reserve();
   await connection`begin`;
-  await connection`lock table gift_cards.attempt_counters in access exclusive mode`;
+  const rows = await connection`select count from gift_cards.attempt_counters where subject = ${`user:${userId}`} for update`;
+  if (rows.length !== 1) throw new Error(`no counter row for ${userId}`);
   const [row] = await connection`select pg_backend_pid() as pid`;
   let released = false;
   return {
@@ -56,49 +57,63 @@ async function holdAttemptCounters() {
   };
 }
 
+/** What an activation ended in: the redemption's status, or the error's code. */
+function outcomeOf(activation: Promise<{ redemption: { status: string } }>): Promise<string | undefined> {
+  return activation.then(
+    (done) => done.redemption.status,
+    (error: Error & { code?: string }) => error.code,
+  );
+}
+
 describe("one user's codes sent together", () => {
-  it('are looked up FAILED_ACTIVATIONS_PER_USER different codes at a time: a right code past them is refused RATE_LIMITED, not redeemed', async () => {
+  it('are looked up FAILED_ACTIVATIONS_PER_USER different codes at a time: a right code past them waits, and meets the failures they counted', async () => {
     const card = await issue(5);
     const guesser = testUserId('guesser');
-    const holder = await holdAttemptCounters();
+    // Two failures already: one more is allowed in this window.
+    for (const guess of ['WRONG-A-GUESS', 'WRONG-B-GUESS'])
+      expect(await errorCodeOf(giftCards.redemptions.activate(guesser, guess))).toBe('GIFT_CARD_NOT_FOUND');
+    const holder = await holdCounterOf(guesser);
     try {
-      const guesses = Array.from({ length: PER_USER }, (_, index) => errorCodeOf(giftCards.redemptions.activate(guesser, `WRONG-${index}-GUESS`)));
-      await waitUntilBlockedBy(database.sql, holder.pid, { count: PER_USER });
-      // The right code, while the user's guesses are all underway: refused at once, looked up
-      // by no statement (with every lookup let through, it too would wait for the counters).
-      const right = giftCards.redemptions.activate(guesser, card.code);
-      const refusal = await right.then(
-        () => 'redeemed',
-        (error: Error & { code?: string; details?: { retryAfterSeconds?: number } }) => ({
-          code: error.code,
-          retryAfterSeconds: error.details?.retryAfterSeconds,
-        }),
-      );
-      expect(refusal).toEqual({ code: 'RATE_LIMITED', retryAfterSeconds: 1 });
+      // Three different guesses: each looked up (the count, 2, still under the limit), then
+      // waiting to be counted, each holding its place.
+      const guesses = Array.from({ length: PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(guesser, `WRONG-${index}-GUESS`)));
+      // (One waits for the test's row lock, the others queue behind it.)
+      await waitUntil('the guesses to wait to be counted', async () => {
+        const [waiting] =
+          await database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`;
+        return (waiting?.n ?? 0) >= PER_USER ? true : null;
+      });
+      // The right code waits for a place. Looked up now, beside the guesses, it would find
+      // the count at 2 and be redeemed (a place given back before its failure was counted,
+      // too): the 300 ms give that wrong outcome its time to show.
+      const right = outcomeOf(giftCards.redemptions.activate(guesser, card.code));
+      const early = await Promise.race([right, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 300))]);
+      expect(early).toBe('still waiting');
       await holder.release();
-      expect(await Promise.all(guesses)).toEqual(Array.from({ length: PER_USER }, () => 'GIFT_CARD_NOT_FOUND'));
+      // Counted one by one: the third failure is answered, the two past the limit are not.
+      expect((await Promise.all(guesses)).sort()).toEqual(['GIFT_CARD_NOT_FOUND', 'RATE_LIMITED', 'RATE_LIMITED']);
+      // The right code, looked up once a guess was counted, meets the limit.
+      expect(await right).toBe('RATE_LIMITED');
     } finally {
       await holder.release();
     }
-    // The guesses were counted: the right code is refused for the rest of the window.
-    expect(await errorCodeOf(giftCards.redemptions.activate(guesser, card.code))).toBe('RATE_LIMITED');
     const [row] = await database.sql`select count(*)::int as n from gift_cards.redemptions where gift_card_id = ${card.id}`;
     expect(row?.n).toBe(0);
     // Other users are not held back by the guesser's places.
     expect((await giftCards.redemptions.activate(testUserId('someone else'), card.code)).redemption.status).toBe('CREDITED');
   });
 
+  it('wait their turn when they are more than the limit but right: every card sent at once is redeemed', async () => {
+    const user = testUserId('many cards');
+    const cards = await Promise.all(Array.from({ length: PER_USER * 2 }, () => issue(1)));
+    const outcomes = await Promise.all(cards.map((card) => outcomeOf(giftCards.redemptions.activate(user, card.code))));
+    expect(outcomes).toEqual(cards.map(() => 'CREDITED'));
+  });
+
   it('count one code sent many times at once (a double tap, retries) as one: one redemption, the rest ALREADY_REDEEMED', async () => {
     const card = await issue(5);
     const user = testUserId('double tapper');
-    const answers = await Promise.all(
-      Array.from({ length: PER_USER * 4 }, () =>
-        giftCards.redemptions.activate(user, card.code).then(
-          (activation) => activation.redemption.status,
-          (error: Error & { code?: string }) => error.code,
-        ),
-      ),
-    );
+    const answers = await Promise.all(Array.from({ length: PER_USER * 4 }, () => outcomeOf(giftCards.redemptions.activate(user, card.code))));
     expect(answers.filter((answer) => answer === 'CREDITED')).toHaveLength(1);
     expect(answers.filter((answer) => answer !== 'CREDITED')).toEqual(Array.from({ length: PER_USER * 4 - 1 }, () => 'GIFT_CARD_ALREADY_REDEEMED'));
   });
