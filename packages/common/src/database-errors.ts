@@ -65,6 +65,16 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * A failure a client meets with SERVICE_UNAVAILABLE and may send again: the database out of
+ * reach (`isDatabaseUnavailable`), or a deadlock or serialization failure still there after
+ * the service's own retries (`isRetryableTransactionError`): its transaction rolled back and
+ * wrote nothing.
+ */
+export function isTransientDatabaseFailure(error: unknown): boolean {
+  return isDatabaseUnavailable(error) || isRetryableTransactionError(error);
+}
+
 /** The statement waited too long, for a row lock held elsewhere (55P03) or its own run (57014): one statement's wait, not the database out of reach, though `isDatabaseUnavailable` answers both alike. */
 export function isWaitTimeout(error: unknown): boolean {
   const code = findPostgresError(error)?.code;

@@ -4,7 +4,7 @@
 
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { isDatabaseUnavailable } from './database-errors.ts';
+import { isDatabaseUnavailable, isTransientDatabaseFailure } from './database-errors.ts';
 import type { Logger } from './logger.ts';
 
 export type ErrorCode =
@@ -211,7 +211,7 @@ export function domainErrorToGraphQL(error: DomainError, path?: readonly (string
 export function publicExtensionsOf(error: unknown, trustDownstream: boolean): Record<string, unknown> | null {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof DomainError) return { code: original.code, ...original.details };
-  if (isDatabaseUnavailable(original)) return { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
+  if (isTransientDatabaseFailure(original)) return { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS };
   if (!(error instanceof GraphQLError)) return null;
   const code = error.extensions?.code;
   if (typeof code !== 'string') return null;
@@ -269,7 +269,9 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
     const extensions = publicExtensionsOf(error, options.trustDownstream ?? false);
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
     // The driver's own message names hosts and ports: say what it means instead.
-    if (extensions && isDatabaseUnavailable(original)) return { message: DATABASE_UNAVAILABLE_MESSAGE, ...location, extensions };
+    if (extensions && isTransientDatabaseFailure(original)) {
+      return { message: isDatabaseUnavailable(original) ? DATABASE_UNAVAILABLE_MESSAGE : DATABASE_BUSY_MESSAGE, ...location, extensions };
+    }
     if (extensions) return { message: formatted.message, ...location, extensions };
     const requestId = requestIdOfError(error);
     const unavailable = unavailableSubgraph(error);
@@ -295,6 +297,7 @@ export function createErrorFormatter(options: FormatErrorOptions = {}) {
 
 const DATABASE_RETRY_AFTER_SECONDS = 1;
 const DATABASE_UNAVAILABLE_MESSAGE = 'The service could not reach its database just now; nothing was done twice. Try again shortly.';
+const DATABASE_BUSY_MESSAGE = 'The service’s database was too busy to finish this just now; nothing was done twice. Try again shortly.';
 
 const REQUEST_ID = Symbol('giftpay.requestId');
 
@@ -315,8 +318,10 @@ export function errorLoggingPlugin<TContext extends BaseContext & { requestId?: 
       return {
         async didEncounterErrors({ contextValue, errors, operationName }) {
           for (const error of errors) {
-            if (isDatabaseUnavailable(error.originalError)) {
-              logger.warn({ err: error.originalError, path: error.path, requestId: contextValue.requestId, operationName }, 'database unavailable');
+            // A refusal of the domain's own (most of a promotion's answers) is no database failure: not looked into.
+            if (!(error.originalError instanceof DomainError) && isTransientDatabaseFailure(error.originalError)) {
+              const what = isDatabaseUnavailable(error.originalError) ? 'database unavailable' : 'database busy past the retries';
+              logger.warn({ err: error.originalError, path: error.path, requestId: contextValue.requestId, operationName }, what);
               continue;
             }
             if (publicExtensionsOf(error, options.trustDownstream ?? false)) continue;

@@ -5,7 +5,7 @@
 import { buildSchema, GraphQLError, type GraphQLFormattedError, graphql } from 'graphql';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable, isWaitTimeout, reconnectDelaySeconds } from '../src/database-errors.ts';
+import { isDatabaseUnavailable, isTransientDatabaseFailure, isWaitTimeout, reconnectDelaySeconds } from '../src/database-errors.ts';
 import { createErrorFormatter, ServiceUnavailableError } from '../src/errors.ts';
 
 const schema = buildSchema('type Query { read: String }');
@@ -62,12 +62,26 @@ describe('an error from a database that is out of reach', () => {
   });
 
   it.each([
+    ['a deadlock (40P01)', serverError('40P01', 'deadlock detected')],
+    ['a serialization failure (40001)', serverError('40001', 'could not serialize access due to concurrent update')],
+    ['one wrapped by drizzle as the cause', Object.assign(new Error('Failed query: select 1'), { cause: serverError('40P01', 'deadlock detected') })],
+  ])('is SERVICE_UNAVAILABLE with retryAfterSeconds, said busy, when it outlived the retries: %s', async (_name, thrown) => {
+    expect(isDatabaseUnavailable(thrown)).toBe(false);
+    expect(isTransientDatabaseFailure(thrown)).toBe(true);
+    const answer = formatted(await errorOfResolver(thrown));
+    expect(answer.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
+    expect(answer.message).toMatch(/too busy to finish this just now; nothing was done twice/);
+    expect(JSON.stringify(answer)).not.toMatch(/deadlock|serialize|select/);
+  });
+
+  it.each([
     ['a unique violation', serverError('23505', 'duplicate key value violates unique constraint')],
     ['a syntax error', serverError('42601', 'syntax error at or near "selec"')],
     ['a plain error', new Error('boom')],
     ['nothing', undefined],
   ])('is not taken for an outage: %s', async (_name, thrown) => {
     expect(isDatabaseUnavailable(thrown)).toBe(false);
+    expect(isTransientDatabaseFailure(thrown)).toBe(false);
     if (thrown) expect(formatted(await errorOfResolver(thrown)).extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   });
 

@@ -4,8 +4,8 @@
 
 import {
   DomainError,
-  isDatabaseUnavailable,
   isRequestId,
+  isTransientDatabaseFailure,
   type JsonRoute,
   type Logger,
   linkActiveSpanTo,
@@ -78,10 +78,10 @@ function serviceRoute(path: string, serviceToken: string, handle: JsonRoute['han
   };
 }
 
-/** A credit the wallet could not post for want of its database: the caller sends it again. */
+/** A credit the wallet could not post for want of its database (out of reach, or busy past the retries): the caller sends it again. */
 const WALLET_DATABASE_UNAVAILABLE = Object.freeze({
   code: 'SERVICE_UNAVAILABLE',
-  message: 'the wallet could not reach its database; send the credit again',
+  message: 'the wallet could not post the credit just now (its database out of reach or busy); send the credit again',
 });
 
 function creditInputOf(parsed: CreditRequest): CreditInput {
@@ -107,9 +107,10 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
       return { status: 200, body: creditResponseOf(await ledger.credit(creditInputOf(parsed))) };
     } catch (error) {
       if (error instanceof DomainError) return { status: 422, body: { code: error.code, message: error.message } };
-      // Its database out of reach (a lock or statement timeout included): 503, as a batch's
-      // credit would be answered, so the caller sends it again; anything else is the edge's 500.
-      if (isDatabaseUnavailable(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+      // Its database out of reach (a lock or statement timeout included), or a deadlock past
+      // the retries: 503, as a batch's credit would be answered, so the caller sends it again;
+      // anything else is the edge's 500.
+      if (isTransientDatabaseFailure(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
       throw error;
     }
   });
@@ -121,7 +122,7 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
  * the others keep theirs; the caller sends it again later under the same key.
  */
 function failedCredit(error: Error, requestId: string, logger: Logger): { status: 500 | 503; body: { code: string; message: string } } {
-  if (isDatabaseUnavailable(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+  if (isTransientDatabaseFailure(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
   logger.error({ err: error, requestId }, 'a credit of a batch failed');
   return { status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: `Something went wrong on our side (request ${requestId}).` } };
 }

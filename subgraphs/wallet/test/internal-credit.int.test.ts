@@ -10,6 +10,7 @@ import {
   assertLedgerMatchesResponses,
   createTestDatabase,
   holdWalletRow,
+  injectLedgerInsertFault,
   ledgerEntriesOf,
   type TestDatabase,
   testEnv,
@@ -464,5 +465,29 @@ describe("a credit whose wallet's row is held past DB_LOCK_TIMEOUT_MS", () => {
       await impatientListening.close();
       await impatient.close();
     }
+  });
+});
+
+describe('a credit that meets a deadlock on every attempt the wallet makes', () => {
+  it('is answered 503 SERVICE_UNAVAILABLE, alone or in a batch, posts nothing, and posts once when sent again', async () => {
+    const description = `deadlocked ${randomUUID().slice(0, 8)}`;
+    const alone = creditBody({ amountMinor: '9', description });
+    const inBatch = creditBody({ amountMinor: '10', description });
+    // Every attempt fails as a deadlock PostgreSQL broke: 5 for the single credit, and for the
+    // batch 5 for its statement and 5 for its credit posted alone.
+    const fault = await injectLedgerInsertFault(database.sql, { description, sqlstate: '40P01', times: 15 });
+    try {
+      expect(await postAlone(alone)).toEqual({ status: 503, body: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String) } });
+      expect(resultsOf(await post(INTERNAL_CREDIT_BATCH_PATH, { credits: [inBatch, creditBody({ amountMinor: '11' })] }))).toEqual([
+        { status: 503, body: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String) } },
+        expect.objectContaining({ status: 200 }),
+      ]);
+      expect(await fault.matched()).toBe(15);
+      expect(await walletsOf(database.sql, { ownerIds: [alone.ownerId, inBatch.ownerId] })).toEqual([]);
+    } finally {
+      await fault.remove();
+    }
+    expect((await postAlone(alone)).body).toMatchObject({ balanceMinor: '9', replayed: false });
+    expect(resultsOf(await post(INTERNAL_CREDIT_BATCH_PATH, { credits: [inBatch] }))[0]).toMatchObject({ status: 200, body: { balanceMinor: '10' } });
   });
 });
