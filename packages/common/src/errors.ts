@@ -320,7 +320,7 @@ export function errorLoggingPlugin<TContext extends BaseContext & { requestId?: 
           for (const error of errors) {
             // A refusal of the domain's own (most of a promotion's answers) is no database failure: not looked into.
             if (!(error.originalError instanceof DomainError) && isTransientDatabaseFailure(error.originalError)) {
-              const what = isDatabaseUnavailable(error.originalError) ? 'database unavailable' : 'database busy past the retries';
+              const what = isDatabaseUnavailable(error.originalError) ? 'database unavailable' : 'deadlock or serialization failure';
               logger.warn({ err: error.originalError, path: error.path, requestId: contextValue.requestId, operationName }, what);
               continue;
             }

@@ -117,6 +117,21 @@ export function creditKeyOf(redemptionId: string): string {
   return `gift-card-redemption:${redemptionId}`;
 }
 
+/** A code waiting for a place to be looked up (`takeLookupPlace`). */
+interface WaitingCode {
+  readonly codeHash: string;
+  readonly admit: (givePlaceBack: () => void) => void;
+}
+
+/** One user's codes being looked up in a process, and those waiting for a place. */
+interface LookupPlaces {
+  readonly codes: Map<string, number>;
+  readonly waiting: WaitingCode[];
+}
+
+/** How many of one user's codes may wait for each lookup place before more are refused. */
+const WAITING_CODES_PER_PLACE = 4;
+
 export function createRedemptionService(deps: RedemptionDeps) {
   const { db, logger } = deps;
   const limiter = createAttemptLimiter(['gift_cards', 'attempt_counters']);
@@ -151,8 +166,8 @@ export function createRedemptionService(deps: RedemptionDeps) {
   };
   const lookupByUser = lookup(false);
   const lookupByUserAndAddress = lookup(true);
-  /** Each user's codes being looked up in this process (`claim`), by code hash with how many requests each, and the codes waiting for a place. */
-  const lookupsUnderway = new Map<string, { readonly codes: Map<string, number>; readonly waiting: (() => void)[] }>();
+  /** Each user's codes being looked up in this process (`claim`), by code hash with how many requests each, and the codes waiting for a place, oldest first. */
+  const lookupsUnderway = new Map<string, LookupPlaces>();
 
   /**
    * A place for one of a user's codes to be looked up: no more than FAILED_ACTIVATIONS_PER_USER
@@ -160,9 +175,11 @@ export function createRedemptionService(deps: RedemptionDeps) {
    * wrong one is counted. A burst of guesses sent together would otherwise all be looked up
    * before the first failure was counted, and a right code among them redeemed however far
    * past the limit. The same code sent again (a double tap, a client's retries) shares its
-   * place. A code past them waits for a place, then is looked up, by then against the
-   * failures counted meanwhile: nothing is refused here. Returns what gives the place back,
-   * or a promise of it when the code waits (the usual case answers at once).
+   * place. A code past them waits its turn, first come first served, and is then looked up
+   * against the failures counted meanwhile; past WAITING_CODES_PER_PLACE waiting for each
+   * place, a code is refused RATE_LIMITED (a burst of that many different codes at once is
+   * guessing). Returns what gives the place back, or a promise of it when the code waits
+   * (the usual case answers at once).
    */
   function takeLookupPlace(userId: string, codeHash: string): (() => void) | Promise<() => void> {
     let user = lookupsUnderway.get(userId);
@@ -171,22 +188,37 @@ export function createRedemptionService(deps: RedemptionDeps) {
       lookupsUnderway.set(userId, user);
     }
     const same = user.codes.get(codeHash) ?? 0;
-    if (same === 0 && user.codes.size >= deps.limits.perUser.max) {
-      const full = user;
-      return new Promise<void>((resolve) => full.waiting.push(resolve)).then(() => takeLookupPlace(userId, codeHash));
+    if (same > 0 || (user.waiting.length === 0 && user.codes.size < deps.limits.perUser.max)) {
+      user.codes.set(codeHash, same + 1);
+      return placeGiver(userId, user, codeHash);
     }
-    user.codes.set(codeHash, same + 1);
-    const mine = user;
+    if (user.waiting.length >= WAITING_CODES_PER_PLACE * deps.limits.perUser.max) throw new RateLimitedError(1);
+    const queue = user.waiting;
+    return new Promise((admit) => queue.push({ codeHash, admit }));
+  }
+
+  /** What gives one request's place back: the code's last request frees the place, which goes to the oldest waiting codes. */
+  function placeGiver(userId: string, user: LookupPlaces, codeHash: string): () => void {
+    let given = false;
     return () => {
-      const left = (mine.codes.get(codeHash) ?? 1) - 1;
+      if (given) return;
+      given = true;
+      const left = (user.codes.get(codeHash) ?? 1) - 1;
       if (left > 0) {
-        mine.codes.set(codeHash, left);
+        user.codes.set(codeHash, left);
         return;
       }
-      mine.codes.delete(codeHash);
-      const next = mine.waiting.shift();
-      if (next) next();
-      else if (mine.codes.size === 0 && lookupsUnderway.get(userId) === mine) lookupsUnderway.delete(userId);
+      user.codes.delete(codeHash);
+      // Handed over here, oldest first, each with every request waiting on the same code:
+      // no place stays free while a code waits, and none is taken by a newer arrival.
+      while (user.waiting.length > 0 && user.codes.size < deps.limits.perUser.max) {
+        const next = (user.waiting[0] as WaitingCode).codeHash;
+        const admitted = user.waiting.filter((waiting) => waiting.codeHash === next);
+        user.waiting.splice(0, user.waiting.length, ...user.waiting.filter((waiting) => waiting.codeHash !== next));
+        user.codes.set(next, admitted.length);
+        for (const waiting of admitted) waiting.admit(placeGiver(userId, user, next));
+      }
+      if (user.codes.size === 0 && user.waiting.length === 0 && lookupsUnderway.get(userId) === user) lookupsUnderway.delete(userId);
     };
   }
 

@@ -57,6 +57,15 @@ async function holdCounterOf(userId: string) {
   };
 }
 
+/** Waits until `count` backends of this database wait on a lock (one on the test's row, the others queued behind it). */
+function waitForBlockedBackends(count: number) {
+  return waitUntil(`${count} statements waiting on a lock`, async () => {
+    const [waiting] =
+      await database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`;
+    return (waiting?.n ?? 0) >= count ? true : null;
+  });
+}
+
 /** What an activation ended in: the redemption's status, or the error's code. */
 function outcomeOf(activation: Promise<{ redemption: { status: string } }>): Promise<string | undefined> {
   return activation.then(
@@ -77,12 +86,7 @@ describe("one user's codes sent together", () => {
       // Three different guesses: each looked up (the count, 2, still under the limit), then
       // waiting to be counted, each holding its place.
       const guesses = Array.from({ length: PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(guesser, `WRONG-${index}-GUESS`)));
-      // (One waits for the test's row lock, the others queue behind it.)
-      await waitUntil('the guesses to wait to be counted', async () => {
-        const [waiting] =
-          await database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`;
-        return (waiting?.n ?? 0) >= PER_USER ? true : null;
-      });
+      await waitForBlockedBackends(PER_USER);
       // The right code waits for a place. Looked up now, beside the guesses, it would find
       // the count at 2 and be redeemed (a place given back before its failure was counted,
       // too): the 300 ms give that wrong outcome its time to show.
@@ -110,12 +114,44 @@ describe("one user's codes sent together", () => {
     expect(outcomes).toEqual(cards.map(() => 'CREDITED'));
   });
 
-  it('count one code sent many times at once (a double tap, retries) as one: one redemption, the rest ALREADY_REDEEMED', async () => {
+  it('count one code sent many times at once (a double tap, retries) as one place: its copies are answered while the other places stay held', async () => {
     const card = await issue(5);
     const user = testUserId('double tapper');
-    const answers = await Promise.all(Array.from({ length: PER_USER * 4 }, () => outcomeOf(giftCards.redemptions.activate(user, card.code))));
-    expect(answers.filter((answer) => answer === 'CREDITED')).toHaveLength(1);
-    expect(answers.filter((answer) => answer !== 'CREDITED')).toEqual(Array.from({ length: PER_USER * 4 - 1 }, () => 'GIFT_CARD_ALREADY_REDEEMED'));
+    await errorCodeOf(giftCards.redemptions.activate(user, 'WRONG-FIRST-GUESS'));
+    const holder = await holdCounterOf(user);
+    try {
+      // All places but one held by guesses waiting to be counted.
+      const guesses = Array.from({ length: PER_USER - 1 }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-HELD`)));
+      await waitForBlockedBackends(PER_USER - 1);
+      // Twelve copies of one right code share the last place, so all are answered now; each
+      // taking a place of its own, all but one would wait for the guesses to be counted.
+      const answers = await Promise.all(Array.from({ length: 12 }, () => outcomeOf(giftCards.redemptions.activate(user, card.code))));
+      expect(answers.filter((answer) => answer === 'CREDITED')).toHaveLength(1);
+      expect(answers.filter((answer) => answer !== 'CREDITED')).toEqual(Array.from({ length: 11 }, () => 'GIFT_CARD_ALREADY_REDEEMED'));
+      await holder.release();
+      expect(await Promise.all(guesses)).toEqual(Array.from({ length: PER_USER - 1 }, () => 'GIFT_CARD_NOT_FOUND'));
+    } finally {
+      await holder.release();
+    }
+  });
+
+  it('refuse a code past WAITING_CODES_PER_PLACE (4) waiting for each place RATE_LIMITED, at once', async () => {
+    const user = testUserId('flooder');
+    await errorCodeOf(giftCards.redemptions.activate(user, 'WRONG-FIRST-GUESS'));
+    const holder = await holdCounterOf(user);
+    const sent: Promise<string | undefined>[] = [];
+    try {
+      sent.push(...Array.from({ length: PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-HELD`))));
+      await waitForBlockedBackends(PER_USER);
+      sent.push(...Array.from({ length: 4 * PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-WAITING`))));
+      expect(await outcomeOf(giftCards.redemptions.activate(user, 'WRONG-ONE-TOO-MANY'))).toBe('RATE_LIMITED');
+    } finally {
+      await holder.release();
+    }
+    // The others are all answered once the held guesses are counted: none waits for ever.
+    const outcomes = await Promise.all(sent);
+    expect(outcomes.filter((outcome) => outcome === 'GIFT_CARD_NOT_FOUND')).toHaveLength(PER_USER - 1);
+    expect(outcomes.filter((outcome) => outcome === 'RATE_LIMITED')).toHaveLength(5 * PER_USER - (PER_USER - 1));
   });
 
   it('give each place back when the lookup ends, right or wrong code: one after another, a user activates more cards than the limit', async () => {

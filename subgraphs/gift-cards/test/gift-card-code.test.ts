@@ -81,7 +81,7 @@ describe('checkChosenCode', () => {
     ['A'.repeat(32), 'A'.repeat(32)],
     ['WIN-26', 'WIN-26'],
     ['ab-cd-e', 'AB-CD-E'],
-    ['-----1', '-----1'],
+    ['--ab-12', '--AB-12'],
   ])('accepts %j as %j', (code, chosen) => {
     expect(checkChosenCode(code)).toBe(chosen);
   });
@@ -93,6 +93,8 @@ describe('checkChosenCode', () => {
     ['an underscore', 'promo_code'],
     ['a non-ASCII letter', 'sömmer'],
     ['only dashes', '------'],
+    ['fewer than four letters or digits', '-----1'],
+    ['three letters or digits', 'a-b-c-'],
     ['nothing', ''],
   ])('refuses a chosen code with %s', (_label, code) => {
     expect(() => checkChosenCode(code)).toThrow(BadUserInputError);

@@ -4,6 +4,8 @@
 
 import {
   DomainError,
+  findPostgresError,
+  isDatabaseUnavailable,
   isRequestId,
   isTransientDatabaseFailure,
   type JsonRoute,
@@ -84,6 +86,12 @@ const WALLET_DATABASE_UNAVAILABLE = Object.freeze({
   message: 'the wallet could not post the credit just now (its database out of reach or busy); send the credit again',
 });
 
+/** A credit answered 503 is logged as a warning, a deadlock past the retries saying so: the sign of a lock-order fault. */
+function logDatabaseFailure(error: unknown, requestId: string, logger: Logger): void {
+  const what = isDatabaseUnavailable(error) ? 'a credit found the database out of reach' : 'a credit met a deadlock or serialization failure past its retries';
+  logger.warn({ err: error, requestId, sqlstate: findPostgresError(error)?.code }, what);
+}
+
 function creditInputOf(parsed: CreditRequest): CreditInput {
   minorUnitsOf(parsed.currencyCode);
   return {
@@ -99,7 +107,7 @@ function creditResponseOf(posted: PostedTransaction): CreditResponse {
   return { transactionId: posted.entry.id, walletId: posted.wallet.id, balanceMinor: posted.wallet.balance.toString(), replayed: posted.replayed };
 }
 
-export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonRoute {
+export function internalCreditRoute(ledger: Ledger, serviceToken: string, logger: Logger): JsonRoute {
   return serviceRoute(INTERNAL_CREDIT_PATH, serviceToken, async (request) => {
     const parsed = parseCreditRequest(request.body);
     if (typeof parsed === 'string') return { status: 400, body: { code: 'BAD_USER_INPUT', message: parsed } };
@@ -110,7 +118,10 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
       // Its database out of reach (a lock or statement timeout included), or a deadlock past
       // the retries: 503, as a batch's credit would be answered, so the caller sends it again;
       // anything else is the edge's 500.
-      if (isTransientDatabaseFailure(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+      if (isTransientDatabaseFailure(error)) {
+        logDatabaseFailure(error, request.requestId, logger);
+        return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+      }
       throw error;
     }
   });
@@ -122,7 +133,10 @@ export function internalCreditRoute(ledger: Ledger, serviceToken: string): JsonR
  * the others keep theirs; the caller sends it again later under the same key.
  */
 function failedCredit(error: Error, requestId: string, logger: Logger): { status: 500 | 503; body: { code: string; message: string } } {
-  if (isTransientDatabaseFailure(error)) return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+  if (isTransientDatabaseFailure(error)) {
+    logDatabaseFailure(error, requestId, logger);
+    return { status: 503, body: WALLET_DATABASE_UNAVAILABLE };
+  }
   logger.error({ err: error, requestId }, 'a credit of a batch failed');
   return { status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: `Something went wrong on our side (request ${requestId}).` } };
 }

@@ -183,7 +183,7 @@ export interface CreditInput {
 export function createLedger(deps: LedgerDeps) {
   const { db, defaultCurrency } = deps;
 
-  /** Runs `work` again on the rare deadlock or serialization failure (with jitter), so none reaches a client. */
+  /** Runs `work` again on the rare deadlock or serialization failure (with jitter), up to 5 attempts; one past them is answered SERVICE_UNAVAILABLE. */
   async function withRetries<T>(work: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt += 1) {
       try {

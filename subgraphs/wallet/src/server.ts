@@ -147,7 +147,7 @@ export async function createServer({
     logger,
     mode: config.mode,
     routes: [
-      internalCreditRoute(ledger, config.internalApiToken),
+      internalCreditRoute(ledger, config.internalApiToken, logger),
       internalCreditBatchRoute(ledger, config.internalApiToken, logger),
       internalBalanceRoute(ledger, config.internalApiToken),
     ],

@@ -41,13 +41,14 @@ export function checkSubmittedCode(code: string): string {
 
 /**
  * A code an admin chooses for a promotion: 6 to 32 letters, digits and dashes, as the contract
- * has it (`WIN-26` among them), with a letter or digit somewhere: one of dashes alone compares
- * as nothing, and no user could enter it.
+ * has it (`WIN-26` among them), of which at least four letters or digits: codes compare
+ * without their dashes, so `-----1` would be the code `1`, and a card is shown and found by
+ * its last four (`last4`).
  */
 export function checkChosenCode(code: string): string {
   const trimmed = code.trim();
-  if (!/^[A-Za-z0-9-]{6,32}$/.test(trimmed) || normalizeCode(trimmed) === '') {
-    throw new BadUserInputError('A chosen code is 6 to 32 letters, digits and dashes, with at least one letter or digit.');
+  if (!/^[A-Za-z0-9-]{6,32}$/.test(trimmed) || normalizeCode(trimmed).length < 4) {
+    throw new BadUserInputError('A chosen code is 6 to 32 letters, digits and dashes, with at least four letters or digits.');
   }
   return trimmed.toUpperCase();
 }
