@@ -9,6 +9,7 @@ import { type DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from '@giftpay/commo
 import type postgres from 'postgres';
 import { expect } from 'vitest';
 import type { GraphQLResult } from './stack.ts';
+import { waitUntil } from './waits.ts';
 
 type Sql = postgres.Sql;
 
@@ -285,16 +286,17 @@ export async function assertLedgerMatchesResponses(sql: Sql, successes: readonly
   return { expected, wallets, entries };
 }
 
-/** A connection of the test's own, in an open transaction holding `ownerId`'s wallet row: a wallet held elsewhere. */
-export interface HeldWalletRow {
+/** A connection of the test's own, in an open transaction holding what `hold` locked there: a lock held elsewhere. */
+export interface HeldLock {
   readonly connection: postgres.ReservedSql;
-  /** Its backend, which requests waiting for the row wait on (waitUntilBlockedBy). */
+  /** Its backend, which requests waiting for the lock wait on (waitUntilBlockedBy). */
   readonly pid: number;
-  /** Rolls back (the row is free again) and gives the connection back; safe to call twice. */
+  /** Rolls back (the lock is free again) and gives the connection back; safe to call twice. */
   release(): Promise<void>;
 }
 
-export async function holdWalletRow(sql: Sql, ownerId: string): Promise<HeldWalletRow> {
+/** Opens a transaction on a connection of its own and runs `lock` in it (a `select … for update`, an insert left uncommitted). */
+export async function holdLock(sql: Sql, lock: (connection: postgres.ReservedSql) => Promise<unknown>): Promise<HeldLock> {
   const connection = await sql.reserve();
   let released = false;
   const release = async () => {
@@ -305,13 +307,20 @@ export async function holdWalletRow(sql: Sql, ownerId: string): Promise<HeldWall
   };
   try {
     await connection`begin`;
-    await connection`select id from wallet.wallets where owner_id = ${ownerId} for update`;
+    await lock(connection);
     const [row] = await connection`select pg_backend_pid() as pid`;
     return { connection, pid: row?.pid as number, release };
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+/** `ownerId`'s wallet row held by the test: a wallet held elsewhere. */
+export type HeldWalletRow = HeldLock;
+
+export function holdWalletRow(sql: Sql, ownerId: string): Promise<HeldWalletRow> {
+  return holdLock(sql, (connection) => connection`select id from wallet.wallets where owner_id = ${ownerId} for update`);
 }
 
 /** A trigger a test put on a table, to make a statement fail where it chooses; `remove` is safe to call twice. */
@@ -353,6 +362,21 @@ export async function waitUntilBlockedBy(sql: Sql, blockerPid: number, options: 
     if (Date.now() > deadline) throw new Error(`no ${count} backend(s) came to wait on backend ${blockerPid}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Waits until at least `count` backends of this database wait on a lock, whoever holds it:
+ * behind a row the test holds, one waits on the test and the others queue behind that one.
+ */
+export async function waitUntilWaitingOnLocks(sql: Sql, count: number, options: { timeoutMs?: number } = {}): Promise<void> {
+  await waitUntil(
+    `${count} backend(s) waiting on a lock`,
+    async () => {
+      const [row] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`;
+      return (row?.n ?? 0) >= count ? true : null;
+    },
+    { timeoutMs: options.timeoutMs ?? 30_000 },
+  );
 }
 
 export interface LedgerFault {

@@ -7,12 +7,13 @@
 import {
   createTestDatabase,
   errorCodeOf,
+  holdLock,
   issueOneCard,
   startWalletBehindLink,
   type TestDatabase,
   testUserId,
   type WalletBehindLink,
-  waitUntil,
+  waitUntilWaitingOnLocks,
 } from '@giftpay/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GiftCardsServer } from '../src/server.ts';
@@ -38,31 +39,11 @@ function issue(usageLimit: number) {
   return issueOneCard(giftCards, { usageLimit, issuedBy: 'code-guesses-test' });
 }
 
-/** A connection of the test's own holding a user's attempt counter row: reads of it pass, counting a failure waits. */
-async function holdCounterOf(userId: string) {
-  const connection = await database.sql.reserve();
-  await connection`begin`;
-  const rows = await connection`select count from gift_cards.attempt_counters where subject = ${`user:${userId}`} for update`;
-  if (rows.length !== 1) throw new Error(`no counter row for ${userId}`);
-  const [row] = await connection`select pg_backend_pid() as pid`;
-  let released = false;
-  return {
-    pid: row?.pid as number,
-    async release() {
-      if (released) return;
-      released = true;
-      await connection`rollback`.catch(() => {});
-      connection.release();
-    },
-  };
-}
-
-/** Waits until `count` backends of this database wait on a lock (one on the test's row, the others queued behind it). */
-function waitForBlockedBackends(count: number) {
-  return waitUntil(`${count} statements waiting on a lock`, async () => {
-    const [waiting] =
-      await database.sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and cardinality(pg_blocking_pids(pid)) > 0`;
-    return (waiting?.n ?? 0) >= count ? true : null;
+/** A user's attempt counter row held by the test: reads of it pass, counting a failure waits. */
+function holdCounterOf(userId: string) {
+  return holdLock(database.sql, async (connection) => {
+    const rows = await connection`select count from gift_cards.attempt_counters where subject = ${`user:${userId}`} for update`;
+    if (rows.length !== 1) throw new Error(`no counter row for ${userId}`);
   });
 }
 
@@ -86,7 +67,7 @@ describe("one user's codes sent together", () => {
       // Three different guesses: each looked up (the count, 2, still under the limit), then
       // waiting to be counted, each holding its place.
       const guesses = Array.from({ length: PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(guesser, `WRONG-${index}-GUESS`)));
-      await waitForBlockedBackends(PER_USER);
+      await waitUntilWaitingOnLocks(database.sql, PER_USER);
       // The right code waits for a place. Looked up now, beside the guesses, it would find
       // the count at 2 and be redeemed (a place given back before its failure was counted,
       // too): the 300 ms give that wrong outcome its time to show.
@@ -122,7 +103,7 @@ describe("one user's codes sent together", () => {
     try {
       // All places but one held by guesses waiting to be counted.
       const guesses = Array.from({ length: PER_USER - 1 }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-HELD`)));
-      await waitForBlockedBackends(PER_USER - 1);
+      await waitUntilWaitingOnLocks(database.sql, PER_USER - 1);
       // Twelve copies of one right code share the last place, so all are answered now; each
       // taking a place of its own, all but one would wait for the guesses to be counted.
       const answers = await Promise.all(Array.from({ length: 12 }, () => outcomeOf(giftCards.redemptions.activate(user, card.code))));
@@ -142,7 +123,7 @@ describe("one user's codes sent together", () => {
     const sent: Promise<string | undefined>[] = [];
     try {
       sent.push(...Array.from({ length: PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-HELD`))));
-      await waitForBlockedBackends(PER_USER);
+      await waitUntilWaitingOnLocks(database.sql, PER_USER);
       sent.push(...Array.from({ length: 4 * PER_USER }, (_, index) => outcomeOf(giftCards.redemptions.activate(user, `WRONG-${index}-WAITING`))));
       expect(await outcomeOf(giftCards.redemptions.activate(user, 'WRONG-ONE-TOO-MANY'))).toBe('RATE_LIMITED');
     } finally {

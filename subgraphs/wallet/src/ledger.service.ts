@@ -259,12 +259,12 @@ export function createLedger(deps: LedgerDeps) {
     return pages;
   }, READ_BATCHES);
 
-  async function ensureWallet(executor: Db | Tx, ownerId: string): Promise<WalletRow> {
-    const existing =
-      executor === db ? await walletReads.load(ownerId) : (await executor.select().from(wallets).where(eq(wallets.ownerId, ownerId)).limit(1))[0];
+  /** An owner's wallet, created empty when the owner has none yet; read in a batch with other reads. */
+  async function ensureWallet(ownerId: string): Promise<WalletRow> {
+    const existing = await walletReads.load(ownerId);
     if (existing) return existing;
-    await executor.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
-    const created = await executor.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
+    await db.insert(wallets).values({ ownerId, currencyCode: defaultCurrency }).onConflictDoNothing({ target: wallets.ownerId });
+    const created = await db.query.wallets.findFirst({ where: eq(wallets.ownerId, ownerId) });
     if (!created) throw new Error(`wallet of ${ownerId} could not be created`);
     return created;
   }
@@ -516,7 +516,7 @@ export function createLedger(deps: LedgerDeps) {
     /** A username to a user id, through accounts (null: no such user). */
     findUserIdByUsername: deps.findUserIdByUsername,
 
-    ensureWallet: (ownerId: string) => ensureWallet(db, ownerId),
+    ensureWallet,
 
     findWalletById: (id: string) => (/^[0-9a-f-]{36}$/i.test(id) ? db.query.wallets.findFirst({ where: eq(wallets.id, id) }) : Promise.resolve(undefined)),
 

@@ -11,6 +11,7 @@ import {
   assertLedgerMatchesResponses,
   CONTENDED_LEDGER_TIMEOUTS,
   createTestDatabase,
+  holdLock,
   injectLedgerInsertFault,
   ledgerEntriesOf,
   type SuccessfulRequest,
@@ -79,23 +80,15 @@ async function deadlocksDetected(): Promise<number> {
 }
 
 /**
- * A connection of the test's own, in an open transaction, holding `owner`'s wallet row, or
- * the idempotency key `key.key` in `key.scope` (claimed, uncommitted).
+ * `owner`'s wallet row, or the idempotency key `key.key` in `key.scope` (claimed,
+ * uncommitted), held by the test, whose side PostgreSQL never picks to break a deadlock.
  */
-async function holdWalletRow(owner: string, what: 'row' | { scope: string; key: string } = 'row') {
-  const connection = await database.sql.reserve();
-  try {
-    await connection`begin`;
-    // This side must never be the one PostgreSQL picks to break a deadlock.
+function holdWalletRow(owner: string, what: 'row' | { scope: string; key: string } = 'row') {
+  return holdLock(database.sql, async (connection) => {
     await connection`set local deadlock_timeout = '60s'`;
     if (what === 'row') await connection`select id from wallet.wallets where owner_id = ${owner} for update`;
     else await connection`insert into wallet.idempotency_keys (scope, key, request_hash) values (${what.scope}, ${what.key}, 'held by the test')`;
-    const [row] = await connection`select pg_backend_pid() as pid`;
-    return { connection, pid: row?.pid as number };
-  } catch (error) {
-    connection.release();
-    throw error;
-  }
+  });
 }
 
 describe('a same-key pair whose first transaction rolls back', () => {
@@ -109,7 +102,6 @@ describe('a same-key pair whose first transaction rolls back', () => {
     // failure late in the first transaction, after it has claimed the key.
     const fault = await injectLedgerInsertFault(database.sql, { description, sqlstate: 'P0001', times: 1 });
     const holder = await holdWalletRow(owner);
-    let released = false;
     try {
       // The first request parks on the wallet row the test holds (post_entry takes the row
       // before the key); given it, it claims the key and fails late, after the claim.
@@ -118,8 +110,7 @@ describe('a same-key pair whose first transaction rolls back', () => {
       // The second, same key and input, parks behind the first for the row.
       const second = settle(credit());
       await waitUntilBlockedBy(database.sql, firstPid as number);
-      await holder.connection`rollback`;
-      released = true;
+      await holder.release();
 
       const [firstResult, secondResult] = await Promise.all([first, second]);
       expect(sqlStateOf(firstResult)).toBe('P0001');
@@ -143,8 +134,7 @@ describe('a same-key pair whose first transaction rolls back', () => {
       }));
       await assertLedgerMatchesResponses(database.sql, successes, { ownerIds: [owner] });
     } finally {
-      if (!released) await holder.connection`rollback`.catch(() => {});
-      holder.connection.release();
+      await holder.release();
       await fault.remove();
     }
   });
@@ -160,7 +150,6 @@ describe('transactions the service retries', () => {
     // The test claims the spend's key first (as no service writer would: each takes the
     // wallet's row before its key), to close a cycle with the spend.
     const holder = await holdWalletRow(owner, { scope: `user:${owner}`, key });
-    let released = false;
     try {
       // The spend takes the wallet's row, then waits for the key the test holds.
       const spend = settle(ledger.spend({ ownerId: owner, amount: irr(250), description: 'deadlocked', idempotencyKey: key }));
@@ -171,8 +160,7 @@ describe('transactions the service retries', () => {
       await holder.connection`select id from wallet.wallets where owner_id = ${owner} for update`;
       // The retry waits for the row the test now holds; let it through.
       await waitUntilBlockedBy(database.sql, holder.pid);
-      await holder.connection`rollback`;
-      released = true;
+      await holder.release();
 
       const result = await spend;
       expect(result.ok).toBe(true);
@@ -194,8 +182,7 @@ describe('transactions the service retries', () => {
       await waitUntil('PostgreSQL to count the deadlock', async () => (await deadlocksDetected()) > deadlocksBefore);
       expect((await deadlocksDetected()) - deadlocksBefore).toBe(1);
     } finally {
-      if (!released) await holder.connection`rollback`.catch(() => {});
-      holder.connection.release();
+      await holder.release();
     }
   });
 
